@@ -1,0 +1,78 @@
+using Distributed.Coordinator.Commands;
+using Distributed.Engine;
+using Serilog;
+
+namespace Distributed.Coordinator.Cli;
+
+/// <summary>
+/// Dispatches a command line to its command and turns failures into one clear line and an
+/// exit code: 2 for a bad command line, 1 for a failure; a stack trace only with --verbose.
+/// </summary>
+public static class CommandRouter
+{
+    /// <summary>Top-level usage.</summary>
+    public const string Help = """
+        Usage: Distributed.Coordinator <command> [options]
+
+        Commands:
+          summary   print a model's Keras-style summary
+          train     train a model on Fashion-MNIST
+
+        Run '<command> --help' for the options of a command.
+        """;
+
+    /// <summary>Runs the command line; returns the process exit code.</summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        bool verbose = args.Contains("--verbose");
+        if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
+        {
+            (args.Length == 0 ? error : output).WriteLine(Help);
+            return args.Length == 0 ? ExitCodes.Usage : ExitCodes.Ok;
+        }
+        var (command, help) = args[0] switch
+        {
+            "summary" => ((Func<ArgumentReader, TextWriter, int>)SummaryCommand.Run, SummaryCommand.Help),
+            "train" => (TrainCommand.Run, TrainCommand.Help),
+            _ => (null, ""),
+        };
+        if (command is null)
+        {
+            error.WriteLine($"error: unknown command '{args[0]}'; the commands are summary and train");
+            return ExitCodes.Usage;
+        }
+        var rest = args.Skip(1).ToArray();
+        if (rest.Contains("--help") || rest.Contains("-h"))
+        {
+            output.WriteLine(help);
+            return ExitCodes.Ok;
+        }
+        try
+        {
+            return command(new ArgumentReader(rest), output);
+        }
+        catch (UsageException e)
+        {
+            error.WriteLine($"error: {e.Message}");
+            return ExitCodes.Usage;
+        }
+        catch (EngineException e)
+        {
+            Log.Error(e, "{Command} failed", args[0]);
+            error.WriteLine($"error: {e.Message}");
+            if (verbose) error.WriteLine(e);
+            return ExitCodes.Failure;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
+        {
+            Log.Error(e, "{Command} failed", args[0]);
+            error.WriteLine($"error: {e.Message}" + (verbose ? "" : " (run with --verbose for details)"));
+            if (verbose) error.WriteLine(e);
+            return ExitCodes.Failure;
+        }
+        finally
+        {
+            Log.CloseAndFlush();
+        }
+    }
+}

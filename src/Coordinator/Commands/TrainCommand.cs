@@ -1,0 +1,109 @@
+using System.Globalization;
+using Distributed.Coordinator.Cli;
+using Distributed.Coordinator.Runs;
+using Distributed.Engine.Checkpoints;
+using Distributed.Engine.Data;
+using Distributed.Engine.Models;
+using Distributed.Engine.Optimizers;
+using Distributed.Engine.Training;
+using Serilog;
+
+namespace Distributed.Coordinator.Commands;
+
+/// <summary><c>train --single-process ...</c>: trains on Fashion-MNIST in this process.</summary>
+public static class TrainCommand
+{
+    /// <summary>Usage text.</summary>
+    public const string Help = """
+        Usage: train --single-process [--model NAME|FILE.json] [--epochs E] [--batch B] [--lr L] [--momentum M]
+                     [--nesterov] [--weight-decay D] [--lr-decay X] [--lr-step-epochs K --lr-step-gamma G]
+                     [--validation-split F] [--seed S] [--data-dir DIR] [--out DIR]
+                     [--init-from FILE.ckpt] [--freeze-up-to LAYER] [--verbose]
+
+        Trains a model on Fashion-MNIST and prints Keras-style epoch lines, then
+        'test: loss=<x> top1=<x> top5=<x>' (fractions).
+          --model             built-in name or JSON spec (default keras-mnist-cnn)
+          --epochs            passes over the training data (default 10)
+          --batch             samples per iteration (default 128)
+          --lr                learning rate (default 0.01, Keras's)
+          --momentum          momentum in [0, 1) (default 0)
+          --nesterov          Nesterov momentum
+          --weight-decay      L2 coefficient: the step uses g + wd·w (default 0)
+          --lr-decay          Keras 2 decay: lr / (1 + decay · iterations) (default 0)
+          --lr-step-epochs    multiply the rate by --lr-step-gamma every K epochs (default off)
+          --validation-split  fraction held out from the end of the training set (default 0.1)
+          --seed              seed of initial weights, shuffles and dropout (default 0)
+          --data-dir          folder with the four Fashion-MNIST IDX files
+                              (default: $FASHION_MNIST_DIR, then /usr/share/datasets/fashion-mnist)
+          --out               run folder: metrics.jsonl, checkpoints/ (final.ckpt last), logs/
+          --init-from         start from a checkpoint's weights (transfer learning: a different head is re-initialised)
+          --freeze-up-to      freeze this layer and every layer before it
+
+        Example: train --single-process --model keras-mnist-cnn --epochs 3 --batch 128 --lr 0.01 --momentum 0.9
+        """;
+
+    /// <summary>Runs the command.</summary>
+    public static int Run(ArgumentReader reader, TextWriter output)
+    {
+        var settings = TrainSettings.Read(reader);
+        if (!settings.SingleProcess)
+            throw new UsageException("add --single-process: this build trains in one process; distributed training with --workers is not available yet");
+        var run = settings.OutDirectory is null ? null : new RunFolder(settings.OutDirectory);
+        Logging.LogSetup.Configure(reader.Has("--verbose"), run?.LogDirectory);
+
+        var data = FashionMnist.Load(settings.DataDirectory);
+        var spec = settings.Model.Resolve();
+        var model = spec.Build();
+        if (model.InputShape != data.Train.SampleShape)
+            throw new UsageException($"--model {settings.Model.Model} expects input {model.InputShape} but Fashion-MNIST images are {data.Train.SampleShape}; pass --input 28,28,1");
+        if (model.Classes != data.Train.NumClasses)
+            throw new UsageException($"--model {settings.Model.Model} predicts {model.Classes} classes but Fashion-MNIST has {data.Train.NumClasses}; pass --classes {data.Train.NumClasses}");
+        model.InitializeWeights(settings.Fit.Seed);
+        if (settings.InitFrom is not null)
+        {
+            int copied = TransferLearning.InitializeFrom(model, Checkpoint.Load(settings.InitFrom), settings.InitFrom);
+            output.WriteLine($"initialised {copied} of {model.Layers.Count} layers from {settings.InitFrom}");
+        }
+        if (settings.FreezeUpTo is not null)
+        {
+            try { model.FreezeUpTo(settings.FreezeUpTo); }
+            catch (ArgumentException) { throw new UsageException($"--freeze-up-to: the model has no layer '{settings.FreezeUpTo}'; its layers are {string.Join(", ", model.Layers.Select(l => l.Name))}"); }
+        }
+
+        Log.Information("Training {Model} on {Dir} (fingerprint {Fingerprint}) with {@Settings}", settings.Model.Model, data.Directory, data.Fingerprint, settings.Describe());
+        int trainCount = settings.Fit.TrainCount(data.Train.Count);
+        output.WriteLine($"Train on {trainCount} samples, validate on {data.Train.Count - trainCount} samples, test on {data.Test.Count} samples");
+        var trainer = new Trainer(model, new Sgd(settings.Optimizer));
+        using var metrics = run is null ? null : new MetricsWriter(run.MetricsPath);
+        string specJson = spec.ToJson(indented: false);
+        var description = settings.Describe();
+        trainer.Fit(data.Train, settings.Fit, epoch =>
+        {
+            output.WriteLine($"Epoch {epoch.Epoch}/{settings.Fit.Epochs}");
+            output.WriteLine(FormatEpoch(epoch));
+            metrics?.Epoch(epoch);
+            run?.SaveEpoch(Checkpoint.Capture(model, specJson, trainer.Velocity, epoch.Epoch, trainer.Iteration, description), epoch.Epoch);
+        });
+
+        var test = trainer.Evaluate(data.Test);
+        metrics?.Test(test);
+        if (run is not null)
+        {
+            Checkpoint.Capture(model, specJson, trainer.Velocity, settings.Fit.Epochs, trainer.Iteration, description).Save(run.FinalCheckpointPath);
+            output.WriteLine($"checkpoint: {run.FinalCheckpointPath}");
+            output.WriteLine($"metrics: {run.MetricsPath}");
+        }
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"test: loss={test.Loss:F4} top1={test.Top1:F4} top5={test.Top5:F4}"));
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>Keras's end-of-epoch line, plus throughput.</summary>
+    public static string FormatEpoch(EpochMetrics m)
+    {
+        var s = string.Create(CultureInfo.InvariantCulture,
+            $"{m.Iterations}/{m.Iterations} - {m.Seconds:F0}s - loss: {m.Loss:F4} - accuracy: {m.Accuracy:F4}");
+        if (m.ValLoss is { } vl && m.ValAccuracy is { } va)
+            s += string.Create(CultureInfo.InvariantCulture, $" - val_loss: {vl:F4} - val_accuracy: {va:F4}");
+        return s + string.Create(CultureInfo.InvariantCulture, $" - {m.ImagesPerSecond:F0} images/s");
+    }
+}

@@ -1,0 +1,10 @@
+using Distributed.Coordinator.Cli;
+
+namespace Distributed.Coordinator;
+
+/// <summary>The user CLI: <c>summary</c> and <c>train</c>.</summary>
+public static class Program
+{
+    /// <summary>Entry point.</summary>
+    public static int Main(string[] args) => CommandRouter.Run(args, Console.Out, Console.Error);
+}

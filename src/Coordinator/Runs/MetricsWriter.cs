@@ -1,0 +1,58 @@
+using System.Text.Json;
+using Distributed.Engine.Training;
+
+namespace Distributed.Coordinator.Runs;
+
+/// <summary>
+/// Appends one JSON object per line to <c>metrics.jsonl</c>, each with a <c>kind</c>:
+/// <c>"epoch"</c> rows (epoch, loss, accuracy, val_loss, val_accuracy, samples, seconds,
+/// images_per_sec...) and <c>"test"</c> rows; later kinds (events) use the same file.
+/// Each line is flushed as it is written, so a killed run keeps what it reported.
+/// </summary>
+public sealed class MetricsWriter : IDisposable
+{
+    private readonly StreamWriter _writer;
+
+    /// <summary>Opens (appends to) the file.</summary>
+    public MetricsWriter(string path)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        _writer = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
+    }
+
+    /// <summary>Writes an epoch row.</summary>
+    public void Epoch(EpochMetrics m) => Write(new Dictionary<string, object?>
+    {
+        ["kind"] = "epoch",
+        ["epoch"] = m.Epoch,
+        ["loss"] = m.Loss,
+        ["accuracy"] = m.Accuracy,
+        ["val_loss"] = m.ValLoss,
+        ["val_accuracy"] = m.ValAccuracy,
+        ["samples"] = m.Samples,
+        ["iterations"] = m.Iterations,
+        ["seconds"] = Math.Round(m.Seconds, 3),
+        ["images_per_sec"] = Math.Round(m.ImagesPerSecond, 1),
+        ["learning_rate"] = m.LearningRate,
+    });
+
+    /// <summary>Writes the final test-set row.</summary>
+    public void Test(EvaluationResult r) => Write(new Dictionary<string, object?>
+    {
+        ["kind"] = "test",
+        ["loss"] = r.Loss,
+        ["top1"] = r.Top1,
+        ["top5"] = r.Top5,
+        ["samples"] = r.Samples,
+    });
+
+    /// <summary>Writes any row; it must carry a <c>kind</c>.</summary>
+    public void Write(IReadOnlyDictionary<string, object?> row)
+    {
+        if (!row.ContainsKey("kind")) throw new ArgumentException("a metrics row needs a 'kind'", nameof(row));
+        _writer.WriteLine(JsonSerializer.Serialize(row));
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => _writer.Dispose();
+}

@@ -1,0 +1,53 @@
+using Distributed.Engine.Checkpoints;
+
+namespace Distributed.Coordinator.Runs;
+
+/// <summary>
+/// The <c>--out</c> folder of a run: <c>metrics.jsonl</c>, <c>checkpoints/</c> (one per epoch, the
+/// last <see cref="KeepEpochCheckpoints"/> kept, and <c>final.ckpt</c>) and <c>logs/</c>.
+/// </summary>
+public sealed class RunFolder
+{
+    /// <summary>How many per-epoch checkpoints are kept besides final.ckpt.</summary>
+    public const int KeepEpochCheckpoints = 3;
+
+    /// <summary>Creates the folder and its sub-folders.</summary>
+    public RunFolder(string path)
+    {
+        Root = Path.GetFullPath(path);
+        try
+        {
+            Directory.CreateDirectory(CheckpointDirectory);
+            Directory.CreateDirectory(LogDirectory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new Engine.EngineException($"--out {path}: cannot create the run folder: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Absolute path of the folder.</summary>
+    public string Root { get; }
+
+    /// <summary>The checkpoints folder.</summary>
+    public string CheckpointDirectory => Path.Combine(Root, "checkpoints");
+
+    /// <summary>The logs folder.</summary>
+    public string LogDirectory => Path.Combine(Root, "logs");
+
+    /// <summary>The metrics file.</summary>
+    public string MetricsPath => Path.Combine(Root, "metrics.jsonl");
+
+    /// <summary>The last checkpoint of a finished run.</summary>
+    public string FinalCheckpointPath => Path.Combine(CheckpointDirectory, "final.ckpt");
+
+    /// <summary>Writes the checkpoint of an epoch and prunes older epoch checkpoints.</summary>
+    public string SaveEpoch(Checkpoint checkpoint, int epoch)
+    {
+        string path = Path.Combine(CheckpointDirectory, $"epoch-{epoch:D4}.ckpt");
+        checkpoint.Save(path);
+        var old = Directory.GetFiles(CheckpointDirectory, "epoch-*.ckpt").Order(StringComparer.Ordinal).ToList();
+        foreach (var f in old.Take(Math.Max(0, old.Count - KeepEpochCheckpoints))) File.Delete(f);
+        return path;
+    }
+}

@@ -1,0 +1,98 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Distributed.Engine.Kernels;
+
+/// <summary>
+/// Element-wise kernels the engine needs. Plain arithmetic goes to
+/// <see cref="TensorPrimitives"/>; the masked activation gradient, which it lacks, is written
+/// here with Vector512 / Vector256 / scalar paths.
+/// </summary>
+public static class Simd
+{
+    /// <summary>d = a + b.</summary>
+    public static void Add(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> d) => TensorPrimitives.Add(a, b, d);
+
+    /// <summary>acc += x · w (element-wise).</summary>
+    public static void MultiplyAddInPlace(ReadOnlySpan<float> x, ReadOnlySpan<float> w, Span<float> acc) =>
+        TensorPrimitives.FusedMultiplyAdd(x, w, acc, acc);
+
+    /// <summary>Adds <paramref name="bias"/> (length C) to each of the rows of <paramref name="y"/> (rows × C).</summary>
+    public static void AddBiasRows(Span<float> y, ReadOnlySpan<float> bias, int rows)
+    {
+        int c = bias.Length;
+        for (int r = 0; r < rows; r++)
+        {
+            var row = y.Slice(r * c, c);
+            TensorPrimitives.Add(row, bias, row);
+        }
+    }
+
+    /// <summary>Sums the rows of <paramref name="dy"/> (rows × C) into <paramref name="sum"/> (overwritten), rows in order.</summary>
+    public static void SumRows(ReadOnlySpan<float> dy, int rows, Span<float> sum)
+    {
+        int c = sum.Length;
+        sum.Clear();
+        for (int r = 0; r < rows; r++) TensorPrimitives.Add(sum, dy.Slice(r * c, c), sum);
+    }
+
+    /// <summary>Applies an activation in place.</summary>
+    public static void Activate(Span<float> y, Layers.Activation activation)
+    {
+        switch (activation)
+        {
+            case Layers.Activation.Relu:
+                TensorPrimitives.Max(y, 0f, y);
+                break;
+            case Layers.Activation.Relu6:
+                TensorPrimitives.Max(y, 0f, y);
+                TensorPrimitives.Min(y, 6f, y);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// dx = dy where the activation's output <paramref name="y"/> is on its sloped part
+    /// (0 &lt; y, and y &lt; max when capped), else 0 — PyTorch's convention at the kinks.
+    /// </summary>
+    public static void ActivationGradient(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, float max)
+    {
+        if (y.Length != dy.Length || dx.Length < y.Length) throw new ArgumentException("length mismatch");
+        int n = y.Length, i = 0;
+        ref float py = ref MemoryMarshal.GetReference(y);
+        ref float pdy = ref MemoryMarshal.GetReference(dy);
+        ref float pdx = ref MemoryMarshal.GetReference(dx);
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var lo = Vector512<float>.Zero;
+            var hi = Vector512.Create(max);
+            for (; i <= n - 16; i += 16)
+            {
+                var v = Vector512.LoadUnsafe(ref py, (nuint)i);
+                var mask = Vector512.GreaterThan(v, lo) & Vector512.LessThan(v, hi);
+                (Vector512.LoadUnsafe(ref pdy, (nuint)i) & mask.AsSingle()).StoreUnsafe(ref pdx, (nuint)i);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var lo = Vector256<float>.Zero;
+            var hi = Vector256.Create(max);
+            for (; i <= n - 8; i += 8)
+            {
+                var v = Vector256.LoadUnsafe(ref py, (nuint)i);
+                var mask = Vector256.GreaterThan(v, lo) & Vector256.LessThan(v, hi);
+                (Vector256.LoadUnsafe(ref pdy, (nuint)i) & mask.AsSingle()).StoreUnsafe(ref pdx, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            float v = Unsafe.Add(ref py, i);
+            Unsafe.Add(ref pdx, i) = v > 0f && v < max ? Unsafe.Add(ref pdy, i) : 0f;
+        }
+    }
+
+    /// <summary>The cap that <see cref="ActivationGradient"/> uses for an activation.</summary>
+    public static float CapOf(Layers.Activation activation) => activation == Layers.Activation.Relu6 ? 6f : float.PositiveInfinity;
+}

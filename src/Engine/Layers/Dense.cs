@@ -1,0 +1,101 @@
+using Distributed.Engine.Kernels;
+using Distributed.Engine.Tensors;
+
+namespace Distributed.Engine.Layers;
+
+/// <summary>
+/// Fully connected layer (Keras <c>Dense</c>): x <c>(N, In)</c>, kernel <c>(In, Units)</c>,
+/// bias <c>(Units)</c>, y <c>(N, Units)</c> = x · kernel + bias, with an optional fused activation.
+/// </summary>
+public sealed class Dense : Layer
+{
+    private float[] _dyScratch = [];
+
+    /// <summary>Creates a dense layer.</summary>
+    /// <param name="units">Output features.</param>
+    /// <param name="activation">Activation fused into the layer.</param>
+    /// <param name="useBias">Whether a bias is added.</param>
+    /// <param name="name">Layer name; generated when null.</param>
+    public Dense(int units, Activation activation = Activation.None, bool useBias = true, string? name = null) : base(name)
+    {
+        Units = units;
+        Activation = activation;
+        UseBias = useBias;
+    }
+
+    /// <summary>Output features.</summary>
+    public int Units { get; }
+    /// <summary>Fused activation.</summary>
+    public Activation Activation { get; }
+    /// <summary>Whether a bias is added.</summary>
+    public bool UseBias { get; }
+
+    /// <inheritdoc/>
+    public override string TypeName => "Dense";
+    /// <inheritdoc/>
+    public override string DefaultNameStem => "dense";
+
+    private int In => InputShape.Rank == 1 ? InputShape[0] : 0;
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<ParameterSpec> Parameters
+    {
+        get
+        {
+            var kernel = new ParameterSpec("kernel", new TensorShape(Math.Max(In, 1), Units), Initializer.GlorotUniform, In, Units);
+            return UseBias ? [kernel, new ParameterSpec("bias", TensorShape.Vector(Units), Initializer.Zeros)] : [kernel];
+        }
+    }
+
+    /// <inheritdoc/>
+    public override long MultAdds => (long)In * Units;
+
+    internal override bool BackwardUsesOutput => Activation != Activation.None;
+
+    /// <inheritdoc/>
+    protected override TensorShape ComputeOutputShape(TensorShape input)
+    {
+        if (input.Rank != 1) throw BuildError($"expects a flat input (features), got {input}; add a Flatten or GlobalAveragePooling2D layer before it");
+        if (Units <= 0) throw BuildError($"units must be positive, got {Units}");
+        return TensorShape.Vector(Units);
+    }
+
+    internal override void Allocate(int maxBatch) =>
+        _dyScratch = Activation != Activation.None ? new float[maxBatch * Units] : [];
+
+    internal override void Forward(ReadOnlySpan<float> x, Span<float> y, int batch, StepContext context)
+    {
+        var outSpan = y.Slice(0, batch * Units);
+        Gemm.Multiply(false, false, batch, Units, In, x, In, Weight(0), Units, outSpan, Units, accumulate: false);
+        if (UseBias) Simd.AddBiasRows(outSpan, Weight(1), batch);
+        Simd.Activate(outSpan, Activation);
+    }
+
+    internal override void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int batch, bool computeInputGradient)
+    {
+        ReadOnlySpan<float> g = dy.Slice(0, batch * Units);
+        if (Activation != Activation.None)
+        {
+            Simd.ActivationGradient(y.Slice(0, batch * Units), g, _dyScratch, Simd.CapOf(Activation));
+            g = _dyScratch.AsSpan(0, batch * Units);
+        }
+        if (Trainable)
+        {
+            // dK (In×Units) = xᵀ (In×N) · dy (N×Units)
+            Gemm.Multiply(true, false, In, Units, batch, x, In, g, Units, Gradient(0), Units, accumulate: false);
+            if (UseBias) Simd.SumRows(g, batch, Gradient(1));
+        }
+        if (computeInputGradient)
+        {
+            // dx (N×In) = dy (N×Units) · Kᵀ (Units×In)
+            Gemm.Multiply(false, true, batch, In, Units, g, Units, Weight(0), Units, dx, In, accumulate: false);
+        }
+    }
+
+    internal override IReadOnlyDictionary<string, object?> Config => new Dictionary<string, object?>
+    {
+        ["units"] = Units,
+        ["activation"] = ActivationNames.ToName(Activation),
+        ["use_bias"] = UseBias,
+    };
+}

@@ -1,0 +1,78 @@
+using System.Numerics.Tensors;
+using Distributed.Engine.Randomness;
+using Distributed.Engine.Tensors;
+
+namespace Distributed.Engine.Layers;
+
+/// <summary>
+/// Inverted dropout (Keras <c>Dropout</c>): in training, each element is kept with probability
+/// 1 − rate and scaled by 1 / (1 − rate); in inference it is the identity. The mask of an
+/// element is a pure function of (seed, layer name, epoch, global sample index, element), so
+/// it does not depend on batch composition, worker or thread. Forward saves the scaled mask.
+/// </summary>
+public sealed class Dropout : Layer
+{
+    private float[] _mask = [];
+    private bool _lastTraining;
+
+    /// <summary>Creates a dropout layer dropping a fraction <paramref name="rate"/> in [0, 1).</summary>
+    public Dropout(float rate, string? name = null) : base(name)
+    {
+        if (!(rate >= 0f && rate < 1f)) throw new ModelBuildException($"{name ?? "dropout"} (Dropout): rate must be in [0, 1), got {rate}");
+        Rate = rate;
+    }
+
+    /// <summary>Fraction of elements dropped in training.</summary>
+    public float Rate { get; }
+
+    /// <inheritdoc/>
+    public override string TypeName => "Dropout";
+    /// <inheritdoc/>
+    public override string DefaultNameStem => "dropout";
+
+    /// <inheritdoc/>
+    protected override TensorShape ComputeOutputShape(TensorShape input) => input;
+
+    internal override void Allocate(int maxBatch) => _mask = new float[maxBatch * InputShape.Size];
+
+    internal override void Forward(ReadOnlySpan<float> x, Span<float> y, int batch, StepContext context)
+    {
+        int size = InputShape.Size, n = batch * size;
+        _lastTraining = context.Training && Rate > 0f;
+        if (!_lastTraining)
+        {
+            x.Slice(0, n).CopyTo(y);
+            return;
+        }
+        if (context.SampleIndices.Length < batch)
+            throw new InvalidOperationException($"{Describe}: training needs the global sample index of each of the {batch} rows");
+        ulong stream = StreamOf(Name);
+        float scale = 1f / (1f - Rate);
+        for (int s = 0; s < batch; s++)
+        {
+            ulong sample = ((ulong)(uint)context.Epoch << 32) | (uint)context.SampleIndices[s];
+            var m = _mask.AsSpan(s * size, size);
+            for (int i = 0; i < size; i++)
+                m[i] = CounterRandom.Uniform(context.Seed, stream, sample, (ulong)i) >= Rate ? scale : 0f;
+        }
+        TensorPrimitives.Multiply(x.Slice(0, n), _mask.AsSpan(0, n), y.Slice(0, n));
+    }
+
+    internal override void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int batch, bool computeInputGradient)
+    {
+        if (!computeInputGradient) return;
+        int n = batch * InputShape.Size;
+        if (_lastTraining) TensorPrimitives.Multiply(dy.Slice(0, n), _mask.AsSpan(0, n), dx.Slice(0, n));
+        else dy.Slice(0, n).CopyTo(dx);
+    }
+
+    // FNV-1a of the layer name: a stable per-layer stream id, so two dropout layers differ.
+    private static ulong StreamOf(string name)
+    {
+        ulong h = 14695981039346656037UL;
+        foreach (char ch in name) { h ^= ch; h *= 1099511628211UL; }
+        return h;
+    }
+
+    internal override IReadOnlyDictionary<string, object?> Config => new Dictionary<string, object?> { ["rate"] = Rate };
+}

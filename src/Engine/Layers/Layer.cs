@@ -1,0 +1,148 @@
+using Distributed.Engine.Tensors;
+
+namespace Distributed.Engine.Layers;
+
+/// <summary>
+/// One layer of a <see cref="Models.Sequential"/> model. Activations are float32, NHWC,
+/// batch-major: a batch of <c>n</c> samples is <c>n × OutputShape.Size</c> contiguous floats.
+/// Parameters are not owned by the layer: the model binds each layer to spans of one flat
+/// weight buffer, a twin gradient buffer and a non-trainable state buffer.
+/// </summary>
+public abstract class Layer
+{
+    private float[] _weights = [];
+    private float[] _gradients = [];
+    private float[] _state = [];
+    private int[] _paramOffsets = [];
+    private int[] _stateOffsets = [];
+    private string? _name;
+
+    /// <summary>Creates a layer; a null name is replaced by a Keras-style one when the model is built.</summary>
+    protected Layer(string? name) => _name = name;
+
+    /// <summary>Keras's class name, e.g. <c>Conv2D</c>.</summary>
+    public abstract string TypeName { get; }
+
+    /// <summary>Keras's default name stem, e.g. <c>conv2d</c> (numbered <c>conv2d_1</c>, ...).</summary>
+    public abstract string DefaultNameStem { get; }
+
+    /// <summary>The layer's name, unique within its model.</summary>
+    public string Name
+    {
+        get => _name ?? DefaultNameStem;
+        internal set => _name = value;
+    }
+
+    /// <summary>True if the name was given by the user rather than generated.</summary>
+    internal bool HasExplicitName => _name is not null;
+
+    /// <summary>
+    /// False freezes the layer: its weights are never updated and count as non-trainable.
+    /// The non-trainable state (batch-norm statistics) is not trainable either way.
+    /// </summary>
+    public bool Trainable { get; set; } = true;
+
+    /// <summary>Per-sample input shape, known once the model is built.</summary>
+    public TensorShape InputShape { get; private set; }
+
+    /// <summary>Per-sample output shape, known once the model is built.</summary>
+    public TensorShape OutputShape { get; private set; }
+
+    /// <summary>Trainable parameter tensors, in Keras's order (kernel, bias; gamma, beta).</summary>
+    public virtual IReadOnlyList<ParameterSpec> Parameters => [];
+
+    /// <summary>Non-trainable state tensors (moving mean, moving variance).</summary>
+    public virtual IReadOnlyList<ParameterSpec> StateTensors => [];
+
+    /// <summary>Number of parameters, trainable or frozen, excluding state.</summary>
+    public int ParameterCount => Parameters.Sum(p => p.Shape.Size);
+
+    /// <summary>Number of non-trainable state values.</summary>
+    public int StateCount => StateTensors.Sum(p => p.Shape.Size);
+
+    /// <summary>Multiply-adds for one sample's forward pass.</summary>
+    public virtual long MultAdds => 0;
+
+    /// <summary>Offset of this layer's first parameter in the model's flat weight buffer.</summary>
+    public int ParameterOffset { get; private set; }
+
+    /// <summary>Offset of this layer's first state value in the model's flat state buffer.</summary>
+    public int StateOffset { get; private set; }
+
+    /// <summary>True when backward needs the layer's forward output (rather than only its input).</summary>
+    internal virtual bool BackwardUsesOutput => false;
+
+    /// <summary>
+    /// Infers and validates the output shape. Throws <see cref="ModelBuildException"/> naming the
+    /// layer and the shapes when the input does not fit.
+    /// </summary>
+    internal TensorShape Build(TensorShape input)
+    {
+        InputShape = input;
+        OutputShape = ComputeOutputShape(input);
+        return OutputShape;
+    }
+
+    /// <summary>Computes the output shape for an input shape, or throws <see cref="ModelBuildException"/>.</summary>
+    protected abstract TensorShape ComputeOutputShape(TensorShape input);
+
+    /// <summary>Points the layer at its spans of the model's buffers.</summary>
+    internal void Bind(float[] weights, float[] gradients, int parameterOffset, float[] state, int stateOffset)
+    {
+        _weights = weights;
+        _gradients = gradients;
+        _state = state;
+        ParameterOffset = parameterOffset;
+        StateOffset = stateOffset;
+        var p = Parameters;
+        _paramOffsets = new int[p.Count];
+        int o = parameterOffset;
+        for (int i = 0; i < p.Count; i++) { _paramOffsets[i] = o; o += p[i].Shape.Size; }
+        var s = StateTensors;
+        _stateOffsets = new int[s.Count];
+        o = stateOffset;
+        for (int i = 0; i < s.Count; i++) { _stateOffsets[i] = o; o += s[i].Shape.Size; }
+    }
+
+    /// <summary>Sizes the layer's scratch buffers for batches of up to <paramref name="maxBatch"/> samples.</summary>
+    internal virtual void Allocate(int maxBatch) { }
+
+    /// <summary>Parameter tensor <paramref name="index"/> (in <see cref="Parameters"/> order).</summary>
+    protected Span<float> Weight(int index) => _weights.AsSpan(_paramOffsets[index], Parameters[index].Shape.Size);
+
+    /// <summary>Gradient of parameter tensor <paramref name="index"/>.</summary>
+    protected Span<float> Gradient(int index) => _gradients.AsSpan(_paramOffsets[index], Parameters[index].Shape.Size);
+
+    /// <summary>State tensor <paramref name="index"/> (in <see cref="StateTensors"/> order).</summary>
+    protected Span<float> State(int index) => _state.AsSpan(_stateOffsets[index], StateTensors[index].Shape.Size);
+
+    /// <summary>
+    /// Forward pass. <paramref name="x"/>: <c>batch × InputShape</c>; <paramref name="y"/>:
+    /// <c>batch × OutputShape</c>, overwritten. Saves what <see cref="Backward"/> needs.
+    /// </summary>
+    internal abstract void Forward(ReadOnlySpan<float> x, Span<float> y, int batch, StepContext context);
+
+    /// <summary>
+    /// Backward pass for the last forward. <paramref name="dy"/>: gradient of the loss with
+    /// respect to <paramref name="y"/>. Writes <paramref name="dx"/> (overwritten) when
+    /// <paramref name="computeInputGradient"/>, and overwrites this layer's parameter gradients
+    /// when it is trainable.
+    /// </summary>
+    internal abstract void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int batch, bool computeInputGradient);
+
+    /// <summary>Names the layer in errors: <c>conv2d_1 (Conv2D)</c>.</summary>
+    protected string Describe => $"{Name} ({TypeName})";
+
+    /// <summary>Throws a <see cref="ModelBuildException"/> that names this layer.</summary>
+    protected ModelBuildException BuildError(string problem) => new($"{Describe}: {problem}");
+
+    /// <summary>Requires an image input <c>(H, W, C)</c>.</summary>
+    protected void RequireImage(TensorShape input)
+    {
+        if (!input.IsImage)
+            throw BuildError($"expects an image input (height, width, channels), got {input}; remove the Flatten/Dense before it or fix the input shape");
+    }
+
+    /// <summary>Keras-style configuration for the model specification (JSON), without class_name and name.</summary>
+    internal abstract IReadOnlyDictionary<string, object?> Config { get; }
+}

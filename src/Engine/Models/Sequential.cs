@@ -1,0 +1,266 @@
+using Distributed.Engine.Layers;
+using Distributed.Engine.Losses;
+using Distributed.Engine.Randomness;
+using Distributed.Engine.Tensors;
+
+namespace Distributed.Engine.Models;
+
+/// <summary>
+/// A stack of layers with a fixed per-sample input shape (Keras's <c>Sequential</c>).
+/// All parameters live in one flat float32 buffer <see cref="Weights"/> (layers in order, each
+/// layer's tensors in Keras order), gradients in the twin <see cref="Gradients"/>, and
+/// non-trainable state (batch-norm running statistics) in <see cref="State"/>.
+/// Activation buffers are sized once for the largest batch seen and reused.
+/// </summary>
+public sealed class Sequential
+{
+    private readonly Layer[] _layers;
+    private float[][] _activations = [];
+    private float[] _gradA = [];
+    private float[] _gradB = [];
+    private float[] _dLogits = [];
+    private int _capacity;
+
+    /// <summary>Builds the model: names layers, infers and validates shapes, lays out the parameters.</summary>
+    /// <exception cref="ModelBuildException">A layer does not fit its input; the message names it.</exception>
+    public Sequential(TensorShape inputShape, IEnumerable<Layer> layers)
+    {
+        if (inputShape.Rank == 0) throw new ModelBuildException("the model needs an input shape, e.g. (28, 28, 1)");
+        _layers = [.. layers];
+        if (_layers.Length == 0) throw new ModelBuildException("the model has no layers");
+        InputShape = inputShape;
+        AssignNames();
+        var shape = inputShape;
+        foreach (var layer in _layers) shape = layer.Build(shape);
+        OutputShape = shape;
+
+        int p = 0, s = 0;
+        foreach (var layer in _layers) { p = checked(p + layer.ParameterCount); s = checked(s + layer.StateCount); }
+        Weights = new float[p];
+        Gradients = new float[p];
+        State = new float[s];
+        p = 0; s = 0;
+        foreach (var layer in _layers)
+        {
+            layer.Bind(Weights, Gradients, p, State, s);
+            p += layer.ParameterCount;
+            s += layer.StateCount;
+        }
+    }
+
+    /// <summary>Per-sample input shape, NHWC without the batch.</summary>
+    public TensorShape InputShape { get; }
+
+    /// <summary>Per-sample output shape.</summary>
+    public TensorShape OutputShape { get; }
+
+    /// <summary>The layers, in order.</summary>
+    public IReadOnlyList<Layer> Layers => _layers;
+
+    /// <summary>All parameters (trainable and frozen), float32, layer by layer.</summary>
+    public float[] Weights { get; }
+
+    /// <summary>Gradients, same layout as <see cref="Weights"/>; written by <see cref="ComputeGradients"/>.</summary>
+    public float[] Gradients { get; }
+
+    /// <summary>Non-trainable state (batch-norm moving mean and variance), layer by layer.</summary>
+    public float[] State { get; }
+
+    /// <summary>Number of classes the model predicts (its output features).</summary>
+    public int Classes => OutputShape.Size;
+
+    /// <summary>Parameters of layers that are trainable.</summary>
+    public long TrainableParameterCount => _layers.Where(l => l.Trainable).Sum(l => (long)l.ParameterCount);
+
+    /// <summary>Frozen parameters plus all state.</summary>
+    public long NonTrainableParameterCount => Weights.Length + (long)State.Length - TrainableParameterCount;
+
+    /// <summary>Everything Keras counts: parameters plus state.</summary>
+    public long TotalParameterCount => Weights.Length + (long)State.Length;
+
+    /// <summary>Multiply-adds of one sample's forward pass.</summary>
+    public long MultAdds => _layers.Sum(l => l.MultAdds);
+
+    /// <summary>True when the last layer is a Softmax, which training fuses into the loss.</summary>
+    public bool EndsWithSoftmax => _layers[^1] is Softmax;
+
+    /// <summary>The layer with this name.</summary>
+    public Layer this[string name] => _layers.FirstOrDefault(l => l.Name == name)
+        ?? throw new ArgumentException($"the model has no layer named '{name}'; it has {string.Join(", ", _layers.Select(l => l.Name))}", nameof(name));
+
+    /// <summary>The ranges of <see cref="Weights"/> that the optimiser may update (trainable layers), merged.</summary>
+    public IReadOnlyList<ParameterSegment> TrainableSegments()
+    {
+        var list = new List<ParameterSegment>();
+        foreach (var layer in _layers)
+        {
+            if (!layer.Trainable || layer.ParameterCount == 0) continue;
+            if (list.Count > 0 && list[^1].Offset + list[^1].Length == layer.ParameterOffset)
+                list[^1] = list[^1] with { Length = list[^1].Length + layer.ParameterCount };
+            else list.Add(new ParameterSegment(layer.ParameterOffset, layer.ParameterCount));
+        }
+        return list;
+    }
+
+    /// <summary>Freezes every layer up to and including <paramref name="layerName"/>, and unfreezes the rest.</summary>
+    public void FreezeUpTo(string layerName)
+    {
+        int index = Array.FindIndex(_layers, l => l.Name == layerName);
+        if (index < 0) throw new ArgumentException($"the model has no layer named '{layerName}'", nameof(layerName));
+        FreezeUpTo(index);
+    }
+
+    /// <summary>Freezes layers 0..<paramref name="layerIndex"/> (inclusive) and unfreezes the rest.</summary>
+    public void FreezeUpTo(int layerIndex)
+    {
+        if (layerIndex < -1 || layerIndex >= _layers.Length) throw new ArgumentOutOfRangeException(nameof(layerIndex));
+        for (int i = 0; i < _layers.Length; i++) _layers[i].Trainable = i > layerIndex;
+    }
+
+    /// <summary>
+    /// Fills the weights with Keras's initialisers (Glorot uniform kernels, zero biases, unit
+    /// gammas) and resets the state, deterministically from <paramref name="seed"/>.
+    /// </summary>
+    public void InitializeWeights(ulong seed)
+    {
+        for (int li = 0; li < _layers.Length; li++)
+        {
+            var layer = _layers[li];
+            int offset = layer.ParameterOffset;
+            var specs = layer.Parameters;
+            for (int pi = 0; pi < specs.Count; pi++)
+            {
+                var spec = specs[pi];
+                Fill(Weights.AsSpan(offset, spec.Shape.Size), spec, seed, ((ulong)li << 8) | (uint)pi);
+                offset += spec.Shape.Size;
+            }
+            offset = layer.StateOffset;
+            foreach (var spec in layer.StateTensors)
+            {
+                Fill(State.AsSpan(offset, spec.Shape.Size), spec, seed, 0);
+                offset += spec.Shape.Size;
+            }
+        }
+    }
+
+    private static void Fill(Span<float> target, ParameterSpec spec, ulong seed, ulong stream)
+    {
+        switch (spec.Initializer)
+        {
+            case Initializer.Zeros: target.Clear(); break;
+            case Initializer.Ones: target.Fill(1f); break;
+            default:
+                float limit = MathF.Sqrt(6f / Math.Max(spec.FanIn + spec.FanOut, 1));
+                for (int i = 0; i < target.Length; i++)
+                    target[i] = (2f * CounterRandom.Uniform(seed, 0x6C6F7261UL + stream, (ulong)i) - 1f) * limit;
+                break;
+        }
+    }
+
+    /// <summary>Copies parameters and state of the first <paramref name="layerCount"/> layers from a model with the same layers there.</summary>
+    public void CopyWeightsFrom(Sequential source, int layerCount)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (layerCount > _layers.Length || layerCount > source._layers.Length) throw new ArgumentOutOfRangeException(nameof(layerCount));
+        for (int i = 0; i < layerCount; i++)
+        {
+            var (a, b) = (source._layers[i], _layers[i]);
+            if (a.TypeName != b.TypeName || a.ParameterCount != b.ParameterCount || a.StateCount != b.StateCount || a.OutputShape != b.OutputShape)
+                throw new ModelBuildException($"cannot copy weights: layer {i} is {a.Name} ({a.TypeName}, output {a.OutputShape}) in the source but {b.Name} ({b.TypeName}, output {b.OutputShape}) here");
+            source.Weights.AsSpan(a.ParameterOffset, a.ParameterCount).CopyTo(Weights.AsSpan(b.ParameterOffset));
+            source.State.AsSpan(a.StateOffset, a.StateCount).CopyTo(State.AsSpan(b.StateOffset));
+        }
+    }
+
+    /// <summary>Sizes every buffer for batches of up to <paramref name="maxBatch"/>; a no-op when already large enough.</summary>
+    public void EnsureCapacity(int maxBatch)
+    {
+        if (maxBatch <= _capacity) return;
+        _activations = new float[_layers.Length][];
+        int largest = InputShape.Size;
+        for (int i = 0; i < _layers.Length; i++)
+        {
+            _activations[i] = new float[maxBatch * _layers[i].OutputShape.Size];
+            largest = Math.Max(largest, _layers[i].OutputShape.Size);
+            _layers[i].Allocate(maxBatch);
+        }
+        _gradA = new float[maxBatch * largest];
+        _gradB = new float[maxBatch * largest];
+        _dLogits = new float[maxBatch * OutputShape.Size];
+        _capacity = maxBatch;
+    }
+
+    /// <summary>
+    /// Runs the layers on <paramref name="x"/> (<c>batch × InputShape</c>) and returns the output
+    /// (<c>batch × OutputShape</c>, probabilities if the model ends with Softmax), valid until the next call.
+    /// </summary>
+    public ReadOnlySpan<float> Forward(ReadOnlySpan<float> x, int batch, StepContext context) =>
+        ForwardThrough(x, batch, context, _layers.Length);
+
+    private ReadOnlySpan<float> ForwardThrough(ReadOnlySpan<float> x, int batch, StepContext context, int layerCount)
+    {
+        if (x.Length < batch * InputShape.Size) throw new ArgumentException($"input holds {x.Length} floats, a batch of {batch} needs {batch * InputShape.Size}", nameof(x));
+        EnsureCapacity(batch);
+        ReadOnlySpan<float> input = x;
+        for (int i = 0; i < layerCount; i++)
+        {
+            _layers[i].Forward(input, _activations[i], batch, context);
+            input = _activations[i].AsSpan(0, batch * _layers[i].OutputShape.Size);
+        }
+        return input;
+    }
+
+    /// <summary>
+    /// One forward and backward pass in training mode over a batch: fills <see cref="Gradients"/>
+    /// with the gradient of (sum of per-sample cross-entropy losses) · <paramref name="gradScale"/>
+    /// — pass 1/batch for the batch mean, 1 for the sum a worker reports. A final Softmax layer is
+    /// fused into the loss. Frozen layers get no gradient. Returns the loss sum and top-1 hits.
+    /// </summary>
+    public (double LossSum, int Correct) ComputeGradients(ReadOnlySpan<float> x, ReadOnlySpan<int> labels, int batch, StepContext context, float gradScale)
+    {
+        int logitLayers = EndsWithSoftmax ? _layers.Length - 1 : _layers.Length;
+        var logits = ForwardThrough(x, batch, context, logitLayers);
+        var dLogits = _dLogits.AsSpan(0, batch * OutputShape.Size);
+        var result = SoftmaxCrossEntropy.Forward(logits, labels, batch, OutputShape.Size, dLogits, gradScale);
+
+        int first = Array.FindIndex(_layers, 0, logitLayers, l => l.Trainable && l.ParameterCount > 0);
+        if (first < 0) return result;
+        ReadOnlySpan<float> dy = dLogits;
+        for (int i = logitLayers - 1; i >= first; i--)
+        {
+            var layer = _layers[i];
+            ReadOnlySpan<float> layerInput = i == 0 ? x : _activations[i - 1].AsSpan(0, batch * layer.InputShape.Size);
+            ReadOnlySpan<float> layerOutput = _activations[i].AsSpan(0, batch * layer.OutputShape.Size);
+            var dx = (i % 2 == 0 ? _gradA : _gradB).AsSpan(0, batch * layer.InputShape.Size);
+            bool needInput = i > first;
+            layer.Backward(layerInput, layerOutput, dy, dx, batch, needInput);
+            dy = dx;
+        }
+        return result;
+    }
+
+    /// <summary>A Keras-style summary table; with <paramref name="multAdds"/> a per-layer mult-adds column.</summary>
+    public string Summary(bool multAdds = false) => ModelSummary.Format(this, multAdds);
+
+    private void AssignNames()
+    {
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var layer in _layers.Where(l => l.HasExplicitName))
+        {
+            if (!used.Add(layer.Name)) throw new ModelBuildException($"two layers are named '{layer.Name}'; layer names must be unique");
+        }
+        var counters = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var layer in _layers.Where(l => !l.HasExplicitName))
+        {
+            string stem = layer.DefaultNameStem;
+            string name;
+            do
+            {
+                int n = counters.GetValueOrDefault(stem);
+                counters[stem] = n + 1;
+                name = n == 0 ? stem : $"{stem}_{n}";
+            } while (!used.Add(name));
+            layer.Name = name;
+        }
+    }
+}

@@ -1,0 +1,127 @@
+using System.Text.Json;
+using Distributed.Engine.Checkpoints;
+using Distributed.Engine.Models;
+
+namespace Distributed.Coordinator.Tests.Commands;
+
+public sealed class TrainCommandTests : IDisposable
+{
+    private readonly string _out = Path.Combine(Path.GetTempPath(), "train-tests-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_out)) Directory.Delete(_out, recursive: true);
+    }
+
+    [Fact]
+    public void Single_process_training_on_the_slice_writes_metrics_and_checkpoints()
+    {
+        var (exit, output, error) = CliRunner.Run("train", "--single-process", "--model", "seed-simple", "--epochs", "2",
+            "--batch", "64", "--lr", "0.05", "--momentum", "0.9", "--seed", "3", "--data-dir", CliRunner.SliceDirectory, "--out", _out);
+        Assert.True(exit == 0, error);
+        Assert.Contains("Epoch 1/2", output);
+        Assert.Contains("Epoch 2/2", output);
+        Assert.Matches(@"(?m)^test: loss=\d+\.\d+ top1=0\.\d+ top5=[01]\.\d+$", output);
+
+        var rows = File.ReadAllLines(Path.Combine(_out, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        var epochs = rows.Where(r => r.GetProperty("kind").GetString() == "epoch").ToList();
+        Assert.Equal(2, epochs.Count);
+        foreach (var e in epochs)
+        {
+            Assert.Equal(1800, e.GetProperty("samples").GetInt32()); // 2,000 minus the 10% validation split
+            foreach (var key in new[] { "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "images_per_sec" })
+                Assert.True(e.TryGetProperty(key, out _), key);
+        }
+        var final = Checkpoint.Load(Path.Combine(_out, "checkpoints", "final.ckpt"));
+        Assert.Equal(2, final.Header.Epoch);
+        Assert.Equal(2 * 29, final.Header.Iteration); // ⌈1800 / 64⌉ per epoch
+        Assert.True(File.Exists(Path.Combine(_out, "logs", "coordinator.log")));
+    }
+
+    [Theory]
+    [InlineData("--epochs", "0", "--epochs")]
+    [InlineData("--batch", "abc", "--batch")]
+    [InlineData("--lr", "-1", "--lr")]
+    [InlineData("--momentum", "1.5", "--momentum")]
+    [InlineData("--validation-split", "1", "--validation-split")]
+    [InlineData("--epoch", "3", "--epochs")]
+    public void Invalid_values_exit_with_code_2_and_name_the_option(string option, string value, string named)
+    {
+        var (exit, _, error) = CliRunner.Run("train", "--single-process", option, value, "--data-dir", CliRunner.SliceDirectory);
+        Assert.Equal(2, exit);
+        Assert.Contains(named, error);
+        Assert.DoesNotContain("   at ", error);
+    }
+
+    [Fact]
+    public void A_data_dir_without_the_files_is_an_error_not_a_fallback()
+    {
+        Directory.CreateDirectory(_out);
+        var (exit, _, error) = CliRunner.Run("train", "--single-process", "--epochs", "1", "--data-dir", _out);
+        Assert.Equal(1, exit);
+        Assert.Contains(_out, error);
+    }
+
+    [Fact]
+    public void A_corrupt_dataset_file_is_named_in_the_error()
+    {
+        Directory.CreateDirectory(_out);
+        foreach (var f in Directory.GetFiles(CliRunner.SliceDirectory, "*.gz")) File.Copy(f, Path.Combine(_out, Path.GetFileName(f)));
+        string images = Path.Combine(_out, "train-images-idx3-ubyte.gz");
+        var bytes = File.ReadAllBytes(images);
+        File.WriteAllBytes(images, bytes[..(bytes.Length / 2)]);
+        var (exit, _, error) = CliRunner.Run("train", "--single-process", "--epochs", "1", "--model", "seed-simple", "--data-dir", _out);
+        Assert.Equal(1, exit);
+        Assert.Contains("train-images-idx3-ubyte.gz", error);
+        Assert.Single(error.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public void A_file_that_is_not_a_checkpoint_is_rejected_clearly()
+    {
+        Directory.CreateDirectory(_out);
+        string bogus = Path.Combine(_out, "bad.ckpt");
+        File.WriteAllBytes(bogus, new byte[100]);
+        var (exit, _, error) = CliRunner.Run("train", "--single-process", "--epochs", "1", "--model", "seed-simple",
+            "--data-dir", CliRunner.SliceDirectory, "--init-from", bogus);
+        Assert.Equal(1, exit);
+        Assert.Contains("bad.ckpt", error);
+        Assert.Contains("not a checkpoint", error);
+    }
+
+    [Fact]
+    public void A_checkpoint_of_another_architecture_is_rejected_clearly()
+    {
+        var spec = BuiltInModels.Get("mobilenet-mini", new BuiltInModelOptions());
+        var other = spec.Build();
+        other.InitializeWeights(1);
+        string path = Path.Combine(_out, "mobilenet-mini.ckpt");
+        Checkpoint.Capture(other, spec.ToJson(indented: false), null, 1, 10).Save(path);
+        var (exit, _, error) = CliRunner.Run("train", "--single-process", "--epochs", "1", "--model", "seed-simple",
+            "--data-dir", CliRunner.SliceDirectory, "--init-from", path);
+        Assert.Equal(1, exit);
+        Assert.Contains("mobilenet-mini.ckpt", error);
+        Assert.Contains("matches", error);
+    }
+
+    [Fact]
+    public void Unknown_commands_and_missing_single_process_are_usage_errors()
+    {
+        Assert.Equal(2, CliRunner.Run("fly").Exit);
+        var (exit, _, error) = CliRunner.Run("train", "--epochs", "1");
+        Assert.Equal(2, exit);
+        Assert.Contains("--single-process", error);
+    }
+
+    [Fact]
+    public void Every_command_has_help()
+    {
+        foreach (var command in new[] { "summary", "train" })
+        {
+            var (exit, output, _) = CliRunner.Run(command, "--help");
+            Assert.Equal(0, exit);
+            Assert.Contains("Usage:", output);
+            Assert.Contains("Example:", output);
+        }
+    }
+}

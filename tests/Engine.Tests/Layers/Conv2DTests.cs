@@ -1,0 +1,176 @@
+using Distributed.Engine.Layers;
+using Distributed.Engine.Tensors;
+using Distributed.Engine.Tests.Golden;
+using Xunit;
+
+namespace Distributed.Engine.Tests.Layers;
+
+public sealed class Conv2DTests
+{
+    /// <summary>
+    /// Builds the layer from the golden config (PyTorch weight (out, in, kh, kw), NCHW data),
+    /// loads the converted weights, runs forward and backward with the golden grad_y and compares
+    /// y, grad_x, grad_weight and grad_bias.
+    /// </summary>
+    private static void RunGolden(string file)
+    {
+        var g = GoldenCase.Load(file);
+        var x = g.Tensor("x");
+        var weight = g.Tensor("weight");
+        int n = x.Shape[0], c = x.Shape[1], h = x.Shape[2], w = x.Shape[3];
+        int filters = weight.Shape[0], k = weight.Shape[2];
+        Assert.Equal(1, g.Config.GetProperty("groups").GetInt32());
+        int stride = g.ConfigInts("stride")[0];
+        bool useBias = g.ConfigBool("bias");
+        var (mode, pad) = g.Padding();
+
+        var layer = new Conv2D(filters, k, stride, mode, pad, useBias);
+        var harness = new LayerHarness(TensorShape.Image(h, w, c), layer, n);
+        var yExpected = GoldenCase.NchwToNhwc(g.Tensor("y"));
+        Assert.Equal(TensorShape.Image(yExpected.Shape[1], yExpected.Shape[2], yExpected.Shape[3]), layer.OutputShape);
+        if (g.ConfigHas("explicit_pads_top_bottom_left_right"))
+        {
+            int[] pads = g.ConfigInts("explicit_pads_top_bottom_left_right");
+            Assert.Equal(pads[0], layer.Geometry.PadTop);
+            Assert.Equal(pads[2], layer.Geometry.PadLeft);
+        }
+
+        harness.SetParameter(0, GoldenCase.ConvWeightToKeras(weight).Data);
+        if (useBias) harness.SetParameter(1, g.Tensor("bias").Data);
+
+        var xs = GoldenCase.NchwToNhwc(x).ToFloats();
+        var y = harness.Forward(xs, n, StepContext.Inference());
+        GoldenCase.AssertClose(yExpected.Data, y, what: $"{file} y (NHWC)");
+
+        var dy = GoldenCase.NchwToNhwc(g.Tensor("grad_y")).ToFloats();
+        harness.Model.Gradients.AsSpan().Fill(float.NaN);
+        var dx = harness.Backward(xs, y, dy, n);
+        GoldenCase.AssertClose(GoldenCase.NchwToNhwc(g.Tensor("grad_x")).Data, dx, what: $"{file} grad_x (NHWC)");
+        GoldenCase.AssertClose(GoldenCase.ConvWeightToKeras(g.Tensor("grad_weight")).Data, harness.Gradient(0), what: $"{file} grad_weight (KH,KW,Cin,Cout)");
+        if (useBias) GoldenCase.AssertClose(g.Tensor("grad_bias").Data, harness.Gradient(1), what: $"{file} grad_bias");
+    }
+
+    [Fact]
+    public void Forward_and_backward_match_pytorch_golden_for_valid_stride_1() => RunGolden("conv2d_valid_s1");
+
+    [Fact]
+    public void Forward_and_backward_match_pytorch_golden_for_stride_2_padding_1() => RunGolden("conv2d_s2_p1");
+
+    [Fact]
+    public void Forward_and_backward_match_pytorch_golden_without_bias_padding_1() => RunGolden("conv2d_nobias");
+
+    [Fact]
+    public void Forward_and_backward_match_pytorch_golden_for_same_padding_kernel_5() => RunGolden("conv2d_same_s1_k5");
+
+    [Fact]
+    public void Forward_and_backward_match_pytorch_golden_for_same_padding_stride_2_even_input_padding_bottom_right() => RunGolden("conv2d_same_s2_even");
+
+    [Fact]
+    public void Forward_and_backward_match_pytorch_golden_for_pointwise_1x1() => RunGolden("conv2d_pointwise_1x1");
+
+    [Fact]
+    public void Backward_matches_finite_differences_for_stride_2_same_padding_relu()
+    {
+        const int batch = 2;
+        var layer = new Conv2D(3, 3, stride: 2, padding: PaddingMode.Same, activation: Activation.Relu);
+        var h = new LayerHarness(TensorShape.Image(6, 6, 2), layer, batch);
+        Assert.Equal(0, layer.Geometry.PadTop); // TF same: total pad 1 → all of it at the bottom/right
+        h.RandomizeParameters(11);
+        var x = GradientCheck.Uniform(batch * h.InSize, 12);
+        GradientCheck.BackwardMatchesFiniteDifferences(h, x, batch, StepContext.Inference(), seed: 13, eps: 1e-3f, region: GradientCheck.ReluRegion());
+    }
+
+    [Fact]
+    public void Backward_matches_finite_differences_for_pointwise_1x1()
+    {
+        const int batch = 2;
+        var layer = new Conv2D(3, 1);
+        var h = new LayerHarness(TensorShape.Image(3, 3, 4), layer, batch);
+        Assert.True(layer.Geometry.IsPointwise);
+        h.RandomizeParameters(21);
+        var x = GradientCheck.Uniform(batch * h.InSize, 22);
+        GradientCheck.BackwardMatchesFiniteDifferences(h, x, batch, StepContext.Inference(), seed: 23);
+    }
+
+    [Fact]
+    public void Backward_matches_finite_differences_for_explicit_padding_relu6_without_bias()
+    {
+        const int batch = 2;
+        var layer = new Conv2D(2, 3, stride: 1, padding: PaddingMode.Explicit, pad: 1, useBias: false, activation: Activation.Relu6);
+        var h = new LayerHarness(TensorShape.Image(4, 5, 2), layer, batch);
+        h.RandomizeParameters(31, scale: 2.0);
+        var x = GradientCheck.Uniform(batch * h.InSize, 32, -2, 2);
+        GradientCheck.BackwardMatchesFiniteDifferences(h, x, batch, StepContext.Inference(), seed: 33, eps: 1e-3f, region: GradientCheck.ReluRegion(6f));
+    }
+
+    [Theory]
+    [InlineData(3)]
+    [InlineData(1)]
+    public void Backward_accumulates_the_kernel_gradient_over_chunks_of_samples(int k)
+    {
+        // 64×64 outputs = 4096 rows per sample, so each sample is its own im2col chunk (k = 1 takes
+        // the pointwise path); the kernel gradient must be the sum over all samples, checked
+        // against a direct double reference.
+        const int batch = 3, size = 64, cin = 2, f = 2;
+        int p = k / 2;
+        var layer = new Conv2D(f, k, padding: PaddingMode.Same);
+        var h = new LayerHarness(TensorShape.Image(size, size, cin), layer, batch);
+        h.RandomizeParameters(41);
+        var x = GradientCheck.Uniform(batch * h.InSize, 42);
+        var y = h.Forward(x, batch, StepContext.Inference());
+        var dy = GradientCheck.Uniform(y.Length, 43);
+        var dx = h.Backward(x, y, dy, batch);
+
+        var kernel = h.Parameter(0).ToArray();
+        var bias = h.Parameter(1).ToArray();
+        var yRef = new double[y.Length];
+        var dkRef = new double[kernel.Length];
+        var dxRef = new double[x.Length];
+        for (int s = 0; s < batch; s++)
+            for (int oh = 0; oh < size; oh++)
+                for (int ow = 0; ow < size; ow++)
+                    for (int o = 0; o < f; o++)
+                    {
+                        int yi = ((s * size + oh) * size + ow) * f + o;
+                        double acc = bias[o];
+                        for (int i = 0; i < k; i++)
+                            for (int j = 0; j < k; j++)
+                            {
+                                int ih = oh - p + i, iw = ow - p + j;
+                                if (ih < 0 || ih >= size || iw < 0 || iw >= size) continue;
+                                for (int c = 0; c < cin; c++)
+                                {
+                                    int xi = ((s * size + ih) * size + iw) * cin + c, ki = ((i * k + j) * cin + c) * f + o;
+                                    acc += (double)x[xi] * kernel[ki];
+                                    dkRef[ki] += (double)x[xi] * dy[yi];
+                                    dxRef[xi] += (double)kernel[ki] * dy[yi];
+                                }
+                            }
+                        yRef[yi] = acc;
+                    }
+        GoldenCase.AssertClose(yRef, y, 1e-4, 1e-5, "chunked y");
+        GoldenCase.AssertClose(dkRef, h.Gradient(0), 1e-4, 1e-4, "chunked dKernel");
+        GoldenCase.AssertClose(dxRef, dx, 1e-4, 1e-5, "chunked dx");
+    }
+
+    [Fact]
+    public void Frozen_layer_leaves_its_gradient_span_untouched_but_still_computes_input_gradient()
+    {
+        const int batch = 2;
+        var trainable = new LayerHarness(TensorShape.Image(5, 5, 2), new Conv2D(3, 3, activation: Activation.Relu), batch);
+        var frozenLayer = new Conv2D(3, 3, activation: Activation.Relu) { Trainable = false };
+        var frozen = new LayerHarness(TensorShape.Image(5, 5, 2), frozenLayer, batch);
+        trainable.RandomizeParameters(51);
+        frozen.RandomizeParameters(51);
+        var x = GradientCheck.Uniform(batch * frozen.InSize, 52);
+        frozen.Model.Gradients.AsSpan().Fill(42f);
+        var y = frozen.Forward(x, batch, StepContext.Inference());
+        var dy = GradientCheck.Uniform(y.Length, 53);
+        var dx = frozen.Backward(x, y, dy, batch);
+        Assert.All(frozen.Model.Gradients, v => Assert.Equal(42f, v));
+
+        var yt = trainable.Forward(x, batch, StepContext.Inference());
+        var dxt = trainable.Backward(x, yt, dy, batch);
+        GoldenCase.AssertClose(GoldenCase.ToDoubles(dxt), dx, 0, 0, "frozen dx vs trainable dx");
+    }
+}
