@@ -6,7 +6,8 @@ namespace Distributed.Engine.Benchmarks;
 /// <summary>
 /// <see cref="Gemm"/> on a square product and the model's shapes, serial and on two threads.
 /// Shapes are "transA transB m n k" (N = as stored, T = transposed). GFLOP/s = 2·m·n·k / time.
-/// Run: <c>dotnet run -c Release --project bench/Engine.Benchmarks -- --filter *GemmBenchmarks*</c>.
+/// Run: <c>dotnet run -c Release -- --filter *GemmBenchmarks* --inProcess</c> from bench/Engine.Benchmarks
+/// (the out-of-process toolchain looks for a project file named after the assembly, which this one is not).
 /// </summary>
 [MemoryDiagnoser]
 public class GemmBenchmarks

@@ -6,7 +6,7 @@ namespace Distributed.Engine.Kernels;
 /// Single-precision general matrix multiply on row-major data, GotoBLAS/BLIS style: op(B) is packed
 /// into NR-wide column slivers and op(A) into MR-tall row slivers (transposes are handled by the
 /// packing, never materialised), and a register-blocked micro-kernel computes each MR×NR tile of C.
-/// The kernel is chosen once per process: AVX-512 (14×32 tile) when <see cref="Vector512"/> is
+/// The kernel is chosen once per process: AVX-512 (8×32 tile) when <see cref="Vector512"/> is
 /// accelerated, AVX2/FMA (6×16) when <see cref="Vector256"/> is, portable scalar (4×4) otherwise.
 /// Steady-state calls allocate nothing on the managed heap (packing buffers are per-thread native memory).
 /// </summary>

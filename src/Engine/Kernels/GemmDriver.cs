@@ -16,45 +16,46 @@ internal readonly unsafe struct GemmOperands(
 
 /// <summary>
 /// The GotoBLAS/BLIS loop nest around one micro-kernel. Loops, outermost first:
-/// jc (NC columns of C) → pc (KC-deep slice of k; packs B[pc:pc+kc, jc:jc+nc]) →
-/// ic (MC rows; packs A[ic:ic+mc, pc:pc+kc]) → jr (NR-wide B sliver) → ir (MR-tall A sliver) → kernel.
+/// jc (NC columns of C) → pc (KC-deep slice of k; packs op(B)[pc:pc+kc, jc:jc+nc]) →
+/// ic (MC rows; packs op(A)[ic:ic+mc, pc:pc+kc]) → ir (MR-tall A sliver) → jr (NR-wide B sliver) → kernel.
+/// (ir outside jr — A sliver held in L1, B panel streamed from L2 — measured a few percent faster on
+/// Zen 4 than the classic jr-outside-ir order, most for the wide products with small m.)
 /// Every element of C is computed by the same sequence of operations whatever the sub-range
 /// [m0,m1)×[n0,n1) handed in, so splitting m or n across threads gives bitwise identical results.
 /// </summary>
 internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKernel
 {
-    // Cache blocking (tuned on Zen 4: 32 KiB L1d and 1 MiB L2 per core, 32 MiB shared L3; the same
-    // ratios suit any recent x64 core):
-    // KC — depth of a packed slice. In the inner ir loop one packed B sliver (KC×NR floats) is
-    //      reused by every A sliver, so it must stay in L1: 256×32×4 B = 32 KiB would fill it, so for
-    //      NR = 32 we take KC = 128 (16 KiB, half of L1, leaving room for the streaming A sliver and C).
-    //      Narrower kernels afford a deeper KC, which amortises the C load/store per tile better.
-    private static readonly int KC = int.Parse(Environment.GetEnvironmentVariable("GKC") ?? "128");
+    // Cache blocking, measured on Zen 4 (32 KiB L1d and 1 MiB L2 per core, 32 MiB shared L3) with
+    // the 8×32 AVX-512 kernel; the 6×16 AVX2 kernel uses the same byte budgets.
+    //
+    // KC — depth of the packed slices. The A sliver in use (MR×KC floats: 8×384×4 B = 12 KiB) must
+    //      stay in L1 while the jr loop streams B slivers past it; a deep KC amortises the one
+    //      load+store of each C tile per slice. 256..512 measured within noise; 384 leaves L1 room
+    //      for the streaming B sliver and the C tile.
+    private static int KC => TKernel.NR >= 32 ? 384 : 256;
 
-    // MC — rows of the packed A block (MC×KC). It is re-read once per B sliver (nc/NR times), so it
-    //      lives in L2: MC×KC×4 B ≈ 300-400 KiB, about a third of a 1 MiB L2 (rounded to a multiple of MR).
-    private static readonly int MC = int.Parse(Environment.GetEnvironmentVariable("GMC") ?? "768") / TKernel.MR * TKernel.MR;
+    // MC — rows of the packed A block (MC×KC floats: 128×384×4 B = 192 KiB). Packed just before its
+    //      slivers are consumed, so it should stay in L2 next to the streaming B panel; beyond that the
+    //      size hardly matters in this loop order (64..336 measured the same). Multiple of MR.
+    private static int MC => TKernel.NR >= 32 ? 128 : 120;
 
-    // NC — columns of the packed B panel (KC×NC). Each panel is reused for all m rows, so it lives in
-    //      L3: 128×3072×4 B = 1.5 MiB, a small share of a shared L3 even with every core busy.
-    private static readonly bool SkipPack = Environment.GetEnvironmentVariable("GSKIPP") == "1";
-    private static readonly bool SkipKernel = Environment.GetEnvironmentVariable("GSKIPK") == "1";
-    private static readonly bool Swap = Environment.GetEnvironmentVariable("GSWAP") == "1";
-    private static readonly int NC = int.Parse(Environment.GetEnvironmentVariable("GNC") ?? "3072");
+    // NC — columns of the packed B panel (KC×NC floats: 384×1024×4 B = 1.5 MiB). Streamed from L2 (and
+    //      the L3 behind it) once per A sliver; it must fit the L2+L3 share of one core. 512..2048
+    //      measured within noise except 1024³, where 1024 was best. Multiple of NR.
+    private const int NC = 1024;
 
     /// <summary>MR×NR floats: the tile buffer that absorbs right-edge tiles.</summary>
-    public static int TileFloats => TKernel.MR * TKernel.NR;
+    private static int TileFloats => TKernel.MR * TKernel.NR;
 
-    /// <summary>C[m0:m1, n0:n1] (+)= op(A)[m0:m1, :] · op(B)[:, n0:n1].</summary>
+    /// <summary>C[m0:m1, n0:n1] (+)= op(A)[m0:m1, :] · op(B)[:, n0:n1], for k &gt; 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(in GemmOperands g, int m0, int m1, int n0, int n1)
     {
         int mr = TKernel.MR, nr = TKernel.NR, kcMax = KC, mcMax = MC;
         int k = g.K;
         GemmBuffers buffers = GemmBuffers.Current;
-        int ncMax = Math.Min(NC, RoundUp(n1 - n0, nr));
-        float* bp = buffers.PanelB((nuint)Math.Min(kcMax, k) * (nuint)ncMax + GemmPacking.Slack);
-        float* ap = buffers.BlockA((nuint)Math.Min(kcMax, k) * (nuint)Math.Min(mcMax, RoundUp(m1 - m0, mr)) + GemmPacking.Slack);
+        float* bp = buffers.PanelB((nuint)Math.Min(kcMax, k) * (nuint)RoundUp(Math.Min(NC, n1 - n0), nr) + GemmPacking.Slack);
+        float* ap = buffers.BlockA((nuint)Math.Min(kcMax, k) * (nuint)RoundUp(Math.Min(mcMax, m1 - m0), mr) + GemmPacking.Slack);
         float* tile = buffers.Tile((nuint)TileFloats);
         nint ldc = g.Ldc;
 
@@ -64,48 +65,31 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
             for (int pc = 0; pc < k; pc += kcMax)
             {
                 int kc = Math.Min(kcMax, k - pc);
+                // The first slice overwrites C unless accumulating; later slices add to it.
                 bool load = g.Accumulate || pc > 0;
-                if (!SkipPack) PackB(in g, bp, pc, kc, jc, nc);
+                PackB(in g, bp, pc, kc, jc, nc);
                 for (int ic = m0; ic < m1; ic += mcMax)
                 {
                     int mc = Math.Min(mcMax, m1 - ic);
-                    if (!SkipPack) PackA(in g, ap, ic, mc, pc, kc);
-                    if (SkipKernel) continue;
-                    if (Swap)
+                    PackA(in g, ap, ic, mc, pc, kc);
+                    for (int ir = 0; ir < mc; ir += mr)
                     {
-                        for (int ir = 0; ir < mc; ir += mr)
+                        int h = Math.Min(mr, mc - ir);
+                        float* aSliver = ap + (nint)ir * kc;
+                        float* cRow = g.C + (ic + ir) * ldc + jc;
+                        for (int jr = 0; jr < nc; jr += nr)
                         {
-                            int h = Math.Min(mr, mc - ir);
-                            float* asl = ap + (nint)ir * kc;
-                            for (int jr = 0; jr < nc; jr += nr)
-                            {
-                                int w = Math.Min(nr, nc - jr);
-                                float* bs = bp + (nint)jr * kc;
-                                float* ct = g.C + (ic + ir) * ldc + jc + jr;
-                                if (w == nr) TKernel.Run(kc, asl, bs, ct, ldc, h, load);
-                                else { TKernel.Run(kc, asl, bs, tile, nr, h, load: false); WriteEdge(tile, ct, ldc, h, w, load); }
-                            }
-                        }
-                        continue;
-                    }
-                    for (int jr = 0; jr < nc; jr += nr)
-                    {
-                        int w = Math.Min(nr, nc - jr);
-                        float* bs = bp + (nint)jr * kc;
-                        float* cs = g.C + ic * ldc + jc + jr;
-                        for (int ir = 0; ir < mc; ir += mr)
-                        {
-                            int h = Math.Min(mr, mc - ir);
-                            float* asl = ap + (nint)ir * kc;
-                            float* ct = cs + ir * ldc;
+                            int w = Math.Min(nr, nc - jr);
+                            float* bSliver = bp + (nint)jr * kc;
                             if (w == nr)
                             {
-                                TKernel.Run(kc, asl, bs, ct, ldc, h, load);
+                                TKernel.Run(kc, aSliver, bSliver, cRow + jr, ldc, h, load);
                             }
                             else
                             {
-                                TKernel.Run(kc, asl, bs, tile, nr, h, load: false);
-                                WriteEdge(tile, ct, ldc, h, w, load);
+                                // Right edge: compute the full tile into the buffer, write back its valid part.
+                                TKernel.Run(kc, aSliver, bSliver, tile, nr, h, load: false);
+                                WriteEdge(tile, cRow + jr, ldc, h, w, load);
                             }
                         }
                     }
@@ -141,28 +125,34 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
     {
         int nr = TKernel.NR;
         nint ldb = g.Ldb;
-        for (int j0 = 0; j0 < nc; j0 += nr)
+        int j0 = 0;
+        if (!g.TransB)
+        {
+            // B(p, j) = b[p*ldb + j]: walk each stored row once, dealing NR-float pieces to the full slivers.
+            int full = nc / nr * nr;
+            for (int p = 0; p < kc; p++)
+            {
+                float* src = g.B + (pc + p) * ldb + jc;
+                float* dst = bp + (nint)p * nr;
+                for (int j = 0; j < full; j += nr) TKernel.CopyRow(src + j, dst + (nint)j * kc);
+            }
+            j0 = full;
+        }
+        for (; j0 < nc; j0 += nr)
         {
             int w = Math.Min(nr, nc - j0);
             float* dst = bp + (nint)j0 * kc;
             if (!g.TransB)
             {
-                // B(p, j) = b[p*ldb + j]: each step is a contiguous row segment.
+                // The narrow last sliver: a row segment of w floats, zero-padded to NR.
                 float* src = g.B + pc * ldb + jc + j0;
-                if (w == nr)
+                for (int p = 0; p < kc; p++)
                 {
-                    for (int p = 0; p < kc; p++) TKernel.CopyRow(src + p * ldb, dst + (nint)p * nr);
-                }
-                else
-                {
-                    for (int p = 0; p < kc; p++)
-                    {
-                        float* s = src + p * ldb;
-                        float* d = dst + (nint)p * nr;
-                        int j = 0;
-                        for (; j < w; j++) d[j] = s[j];
-                        for (; j < nr; j++) d[j] = 0f;
-                    }
+                    float* s = src + p * ldb;
+                    float* d = dst + (nint)p * nr;
+                    int j = 0;
+                    for (; j < w; j++) d[j] = s[j];
+                    for (; j < nr; j++) d[j] = 0f;
                 }
             }
             else
@@ -180,7 +170,20 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
     {
         int mr = TKernel.MR;
         nint lda = g.Lda;
-        for (int i0 = 0; i0 < mc; i0 += mr)
+        int i0 = 0;
+        if (g.TransA)
+        {
+            // A(i, p) = a[p*lda + i]: walk each stored row once, dealing MR-float pieces to the full slivers.
+            int full = mc / mr * mr;
+            for (int p = 0; p < kc; p++)
+            {
+                float* src = g.A + (pc + p) * lda + ic;
+                float* dst = ap + (nint)p * mr;
+                for (int i = 0; i < full; i += mr) TKernel.CopyColumn(src + i, dst + (nint)i * kc);
+            }
+            i0 = full;
+        }
+        for (; i0 < mc; i0 += mr)
         {
             int h = Math.Min(mr, mc - i0);
             float* dst = ap + (nint)i0 * kc;
@@ -188,11 +191,6 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
             {
                 // A(i, p) = a[p*lda + i]: each step is a contiguous segment of h floats.
                 float* src = g.A + pc * lda + ic + i0;
-                if (h == mr)
-                {
-                    for (int p = 0; p < kc; p++) TKernel.CopyColumn(src + p * lda, dst + (nint)p * mr);
-                    continue;
-                }
                 for (int p = 0; p < kc; p++)
                 {
                     float* s = src + p * lda;

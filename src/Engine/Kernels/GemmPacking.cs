@@ -27,9 +27,10 @@ internal static unsafe class GemmPacking
         int p = 0;
         if (Avx.IsSupported && width >= 6)
         {
-            // 8 steps × 8 rows at a time. Row groups go high to low: a group that ends past `width`
-            // (e.g. rows 8..15 of a 14-wide sliver) spills 2 floats into the start of the next step,
-            // which the lower group then overwrites; steps go low to high for the same reason.
+            // 8 steps × 8 rows at a time. A group that ends past `width` (the 6-wide AVX2 A sliver)
+            // spills 2 floats into the start of the next step. That step is always written later —
+            // by a lower group (groups go high to low), the block's next store, or the next block
+            // (steps go low to high) — or is the next sliver / the buffer's Slack.
             int topGroup = (width - 1) / 8 * 8;
             for (; p + 8 <= kc; p += 8)
             {

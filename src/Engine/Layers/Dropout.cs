@@ -7,7 +7,8 @@ namespace Distributed.Engine.Layers;
 /// <summary>
 /// Inverted dropout (Keras <c>Dropout</c>): in training, each element is kept with probability
 /// 1 − rate and scaled by 1 / (1 − rate); in inference it is the identity. The mask of an
-/// element is a pure function of (seed, layer name, epoch, global sample index, element), so
+/// element is a pure function of (seed, layer name, epoch, global sample index, element): one hash per
+/// sample gives a key, and SplitMix64's finaliser of key + element · φ the element's bits, so
 /// it does not depend on batch composition, worker or thread. Forward saves the scaled mask.
 /// </summary>
 public sealed class Dropout : Layer
@@ -48,12 +49,15 @@ public sealed class Dropout : Layer
             throw new InvalidOperationException($"{Describe}: training needs the global sample index of each of the {batch} rows");
         ulong stream = StreamOf(Name);
         float scale = 1f / (1f - Rate);
+        // Keep iff the element's 24-bit uniform ≥ rate, compared as integers.
+        uint threshold = (uint)Math.Ceiling(Rate * 16777216.0);
         for (int s = 0; s < batch; s++)
         {
             ulong sample = ((ulong)(uint)context.Epoch << 32) | (uint)context.SampleIndices[s];
+            ulong key = CounterRandom.Hash(context.Seed, stream, sample);
             var m = _mask.AsSpan(s * size, size);
-            for (int i = 0; i < size; i++)
-                m[i] = CounterRandom.Uniform(context.Seed, stream, sample, (ulong)i) >= Rate ? scale : 0f;
+            for (int i = 0; i < m.Length; i++)
+                m[i] = (uint)(CounterRandom.Mix(key + (ulong)i * 0x9E3779B97F4A7C15UL) >> 40) >= threshold ? scale : 0f;
         }
         TensorPrimitives.Multiply(x.Slice(0, n), _mask.AsSpan(0, n), y.Slice(0, n));
     }

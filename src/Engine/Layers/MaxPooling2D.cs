@@ -56,25 +56,21 @@ public sealed class MaxPooling2D : Layer
             {
                 for (int ow = 0; ow < _g.OutputWidth; ow++, o += c)
                 {
-                    for (int ch = 0; ch < c; ch++)
+                    // Window taps in scan order (kh, kw); the first valid tap seeds the maxima.
+                    bool first = true;
+                    for (int kh = 0; kh < PoolSize; kh++)
                     {
-                        float best = float.NegativeInfinity;
-                        int bestIndex = -1;
-                        for (int kh = 0; kh < PoolSize; kh++)
+                        int ih = oh * Stride - _g.PadTop + kh;
+                        if ((uint)ih >= (uint)_g.InputHeight) continue;
+                        for (int kw = 0; kw < PoolSize; kw++)
                         {
-                            int ih = oh * Stride - _g.PadTop + kh;
-                            if ((uint)ih >= (uint)_g.InputHeight) continue;
-                            for (int kw = 0; kw < PoolSize; kw++)
-                            {
-                                int iw = ow * Stride - _g.PadLeft + kw;
-                                if ((uint)iw >= (uint)_g.InputWidth) continue;
-                                int i = xBase + (ih * _g.InputWidth + iw) * c + ch;
-                                float v = x[i];
-                                if (v > best || bestIndex < 0 || float.IsNaN(v)) { best = v; bestIndex = i; }
-                            }
+                            int iw = ow * Stride - _g.PadLeft + kw;
+                            if ((uint)iw >= (uint)_g.InputWidth) continue;
+                            int tap = xBase + (ih * _g.InputWidth + iw) * c;
+                            if (first) PoolKernels.Seed(x.Slice(tap, c), tap, y.Slice(o, c), _argmax.AsSpan(o, c));
+                            else PoolKernels.Update(x.Slice(tap, c), tap, y.Slice(o, c), _argmax.AsSpan(o, c));
+                            first = false;
                         }
-                        y[o + ch] = best;
-                        _argmax[o + ch] = bestIndex;
                     }
                 }
             }
