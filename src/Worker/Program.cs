@@ -1,17 +1,41 @@
+using Akka.Actor;
+using Distributed.Engine;
+using Distributed.Engine.Data;
+using Distributed.Messages.Hosting;
+using Distributed.Worker.Actors;
+using Serilog;
+using Serilog.Events;
+
 namespace Distributed.Worker;
 
 /// <summary>
-/// The worker executable. It will join a cluster (<c>--seed-node</c>) and compute gradient
-/// shards on the local engine; this build has the engine only, so it explains that and exits.
+/// The worker executable: joins the training cluster through a seed node, registers with the
+/// coordinator and computes gradient shards on the local engine until the run ends.
 /// </summary>
 public static class Program
 {
     private const string Help = """
-        Usage: Distributed.Worker --seed-node akka.tcp://distributed@HOST:PORT [--threads T] [--data-dir DIR]
+        Usage: Distributed.Worker --seed-node akka.tcp://distributed@HOST:PORT [--host H] [--port P]
+                                  [--public-hostname X] [--threads T] [--data-dir DIR] [--join-timeout SECONDS]
+                                  [--worker-id ID] [--log-dir DIR] [--verbose]
 
-        A worker process of the training cluster. This build contains the single-process
-        engine only; to train now, run: Distributed.Coordinator train --single-process
+        A worker process of the training cluster.
+          --seed-node        address of a cluster node, normally the coordinator (required)
+          --host             address to bind (default 127.0.0.1)
+          --port             port to bind (default 0: any free port)
+          --public-hostname  address other nodes use to reach this one (default --host)
+          --threads          engine threads (default 1)
+          --data-dir         folder with the four Fashion-MNIST IDX files (default: $FASHION_MNIST_DIR, then
+                             /usr/share/datasets/fashion-mnist); must hold the same files as the coordinator's
+          --join-timeout     seconds to try to join before giving up (default 60)
+          --worker-id        name in logs and metrics (default HOST-PID)
+          --log-dir          also write a log file there
+
+        Example: Distributed.Worker --seed-node akka.tcp://distributed@10.0.0.1:4053 --host 0.0.0.0 --public-hostname 10.0.0.2 --port 4054
         """;
+
+    private static readonly string[] Options =
+        ["--seed-node", "--host", "--port", "--public-hostname", "--threads", "--data-dir", "--join-timeout", "--worker-id", "--log-dir", "--verbose"];
 
     /// <summary>Entry point.</summary>
     public static int Main(string[] args)
@@ -19,9 +43,73 @@ public static class Program
         if (args.Contains("--help") || args.Contains("-h"))
         {
             Console.Out.WriteLine(Help);
-            return 0;
+            return ExitCodes.Ok;
         }
-        Console.Error.WriteLine("error: this build has no cluster runtime yet; use 'Distributed.Coordinator train --single-process'");
-        return 2;
+        bool verbose = args.Contains("--verbose");
+        try
+        {
+            var r = new ArgumentReader(args);
+            string seed = r.String("--seed-node") ?? throw new UsageException("--seed-node is required, e.g. --seed-node akka.tcp://distributed@127.0.0.1:4053");
+            if (!seed.StartsWith("akka.tcp://" + ClusterOptions.SystemName + "@", StringComparison.Ordinal))
+                throw new UsageException($"--seed-node must look like akka.tcp://{ClusterOptions.SystemName}@HOST:PORT, got '{seed}'");
+            string host = r.String("--host", "127.0.0.1")!;
+            int port = r.Int("--port", 0, 0, 65535);
+            string? publicHost = r.String("--public-hostname");
+            int threads = r.Int("--threads", 1, 1, 256);
+            string? dataDir = r.String("--data-dir");
+            int joinTimeout = r.Int("--join-timeout", 60, 1, 86_400);
+            string workerId = r.String("--worker-id", $"{Environment.MachineName}-{Environment.ProcessId}")!;
+            string? logDir = r.String("--log-dir");
+            r.Flag("--verbose");
+            r.EnsureAllConsumed(Options);
+
+            ConfigureLogging(verbose, logDir, workerId);
+            var data = FashionMnist.Load(dataDir);
+            var options = new ClusterOptions(ClusterOptions.WorkerRole, host, port, publicHost, [seed]);
+            using var system = ClusterSetup.Start(options);
+            var exit = new TaskCompletionSource<WorkerExit>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var coordinator = ClusterSetup.CoordinatorProxy(system);
+            system.ActorOf(WorkerActor.Props(new WorkerSettings(workerId, data.Train, data.Fingerprint, threads, coordinator,
+                TimeSpan.FromSeconds(joinTimeout), exit)), "worker");
+            var result = exit.Task.GetAwaiter().GetResult();
+            CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance).Wait(TimeSpan.FromSeconds(10));
+            if (result.Code != ExitCodes.Ok) Console.Error.WriteLine($"error: {result.Message}");
+            return result.Code;
+        }
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return ExitCodes.Usage;
+        }
+        catch (EngineException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            if (verbose) Console.Error.WriteLine(e);
+            return ExitCodes.Failure;
+        }
+        finally
+        {
+            Log.CloseAndFlush();
+        }
+    }
+
+    private static void ConfigureLogging(bool verbose, string? logDir, string workerId)
+    {
+        var config = new LoggerConfiguration()
+            .MinimumLevel.Debug()
+            .Enrich.WithProperty("Node", workerId)
+            .Enrich.WithProperty("Role", ClusterOptions.WorkerRole)
+            .WriteTo.Logger(console => console
+                .Filter.ByExcluding(e => !verbose && e.Level < LogEventLevel.Error && e.Properties.ContainsKey("LogSource"))
+                .WriteTo.Console(restrictedToMinimumLevel: verbose ? LogEventLevel.Debug : LogEventLevel.Warning,
+                    standardErrorFromLevel: LogEventLevel.Verbose,
+                    outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] [{Node}] {Message:lj}{NewLine}{Exception}"));
+        if (logDir is not null)
+        {
+            Directory.CreateDirectory(logDir);
+            config = config.WriteTo.File(Path.Combine(logDir, $"worker-{workerId}.log"),
+                outputTemplate: "{Timestamp:yyyy-MM-dd HH:mm:ss.fff} [{Level:u3}] [{Node}] {Message:lj} {Properties}{NewLine}{Exception}");
+        }
+        Log.Logger = config.CreateLogger();
     }
 }

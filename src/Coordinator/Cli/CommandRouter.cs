@@ -2,6 +2,8 @@ using Distributed.Coordinator.Commands;
 using Distributed.Engine;
 using Serilog;
 
+using Distributed.Messages.Hosting;
+
 namespace Distributed.Coordinator.Cli;
 
 /// <summary>
@@ -17,6 +19,7 @@ public static class CommandRouter
         Commands:
           summary   print a model's Keras-style summary
           train     train a model on Fashion-MNIST
+          evaluate  test-set figures of a checkpoint
 
         Run '<command> --help' for the options of a command.
         """;
@@ -34,11 +37,12 @@ public static class CommandRouter
         {
             "summary" => ((Func<ArgumentReader, TextWriter, int>)SummaryCommand.Run, SummaryCommand.Help),
             "train" => (TrainCommand.Run, TrainCommand.Help),
+            "evaluate" => (EvaluateCommand.Run, EvaluateCommand.Help),
             _ => (null, ""),
         };
         if (command is null)
         {
-            error.WriteLine($"error: unknown command '{args[0]}'; the commands are summary and train");
+            error.WriteLine($"error: unknown command '{args[0]}'; the commands are summary, train and evaluate");
             return ExitCodes.Usage;
         }
         var rest = args.Skip(1).ToArray();

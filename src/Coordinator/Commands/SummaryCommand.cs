@@ -1,4 +1,5 @@
 using Distributed.Coordinator.Cli;
+using Distributed.Messages.Hosting;
 
 namespace Distributed.Coordinator.Commands;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Distributed.Coordinator.Cli;
+using Distributed.Messages.Hosting;
 using Distributed.Coordinator.Runs;
 using Distributed.Engine.Checkpoints;
 using Distributed.Engine.Data;
@@ -45,11 +46,11 @@ public static class TrainCommand
     /// <summary>Runs the command.</summary>
     public static int Run(ArgumentReader reader, TextWriter output)
     {
+        bool verbose = reader.Has("--verbose");
         var settings = TrainSettings.Read(reader);
-        if (!settings.SingleProcess)
-            throw new UsageException("add --single-process: this build trains in one process; distributed training with --workers is not available yet");
+        if (!settings.SingleProcess) return Hosting.DistributedTraining.Run(settings, verbose, output);
         var run = settings.OutDirectory is null ? null : new RunFolder(settings.OutDirectory);
-        Logging.LogSetup.Configure(reader.Has("--verbose"), run?.LogDirectory);
+        Logging.LogSetup.Configure(verbose, run?.LogDirectory);
 
         var data = FashionMnist.Load(settings.DataDirectory);
         var spec = settings.Model.Resolve();

@@ -1,4 +1,5 @@
 using Distributed.Coordinator.Cli;
+using Distributed.Messages.Hosting;
 using Distributed.Engine.Optimizers;
 using Distributed.Engine.Training;
 
@@ -13,14 +14,15 @@ public sealed record TrainSettings(
     string? DataDirectory,
     string? OutDirectory,
     string? InitFrom,
-    string? FreezeUpTo)
+    string? FreezeUpTo,
+    ClusterArguments Cluster)
 {
     /// <summary>Option names <c>train</c> accepts.</summary>
     public static readonly string[] Names =
     [
         .. ModelArguments.Names, "--single-process", "--epochs", "--batch", "--lr", "--momentum", "--nesterov", "--weight-decay",
         "--lr-decay", "--lr-step-epochs", "--lr-step-gamma", "--validation-split", "--seed", "--data-dir", "--out",
-        "--init-from", "--freeze-up-to", "--verbose",
+        "--init-from", "--freeze-up-to", "--verbose", .. ClusterArguments.Names,
     ];
 
     /// <summary>Reads and validates the options.</summary>
@@ -42,8 +44,13 @@ public sealed record TrainSettings(
             StepEpochs: r.Int("--lr-step-epochs", 0, 0, 100_000),
             StepGamma: (float)r.Double("--lr-step-gamma", 0.1, 1e-9, 1));
         if (sgd.Nesterov && sgd.Momentum == 0f) throw new UsageException("--nesterov needs --momentum > 0");
+        var cluster = ClusterArguments.Read(r, fit.BatchSize);
+        if (single && cluster.Requested) throw new UsageException("--single-process cannot be combined with --workers, --seed-node or other cluster options");
+        if (!single && !cluster.Requested) throw new UsageException("choose --workers N (N worker processes on this machine, or 0 to wait for external workers) or --single-process");
         var settings = new TrainSettings(model, single, fit, sgd,
-            r.String("--data-dir"), r.String("--out"), r.String("--init-from"), r.String("--freeze-up-to"));
+            r.String("--data-dir"), r.String("--out"), r.String("--init-from"), r.String("--freeze-up-to"), cluster);
+        if (!single && (settings.InitFrom is not null || settings.FreezeUpTo is not null))
+            throw new UsageException("--init-from and --freeze-up-to work with --single-process only in this build");
         r.Flag("--verbose");
         r.EnsureAllConsumed(Names);
         return settings;

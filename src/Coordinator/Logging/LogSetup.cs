@@ -9,16 +9,27 @@ namespace Distributed.Coordinator.Logging;
 /// </summary>
 public static class LogSetup
 {
+    /// <summary>
+    /// Akka's own warnings (a singleton proxy still looking, a peer that went away at shutdown)
+    /// belong in the log file, not on the user's terminal; its errors still show, except the
+    /// 'Disassociated' a departing node causes.
+    /// </summary>
+    public static bool IsAkkaChatter(LogEvent e) =>
+        e.Properties.ContainsKey("LogSource") && (e.Level < LogEventLevel.Error || e.Exception?.GetType().Name == "EndpointDisassociatedException");
+
     /// <summary>Configures the global logger.</summary>
     public static void Configure(bool verbose, string? logDirectory, string node = "coordinator")
     {
         var config = new LoggerConfiguration()
             .MinimumLevel.Debug()
             .Enrich.WithProperty("Node", node)
-            .WriteTo.Console(
-                restrictedToMinimumLevel: verbose ? LogEventLevel.Debug : LogEventLevel.Warning,
-                standardErrorFromLevel: LogEventLevel.Verbose,
-                outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}{Exception}");
+            .Enrich.WithProperty("Role", "coordinator")
+            .WriteTo.Logger(console => console
+                .Filter.ByExcluding(e => !verbose && IsAkkaChatter(e))
+                .WriteTo.Console(
+                    restrictedToMinimumLevel: verbose ? LogEventLevel.Debug : LogEventLevel.Warning,
+                    standardErrorFromLevel: LogEventLevel.Verbose,
+                    outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}{Exception}"));
         if (logDirectory is not null)
             config = config.WriteTo.File(Path.Combine(logDirectory, node + ".log"),
                 outputTemplate: "{Timestamp:yyyy-MM-dd HH:mm:ss.fff} [{Level:u3}] [{Node}] {Message:lj} {Properties}{NewLine}{Exception}");

@@ -21,7 +21,10 @@ public sealed class MetricsWriter : IDisposable
     }
 
     /// <summary>Writes an epoch row.</summary>
-    public void Epoch(EpochMetrics m) => Write(new Dictionary<string, object?>
+    public void Epoch(EpochMetrics m) => Write(EpochRow(m));
+
+    /// <summary>The fields of an epoch row, for callers that add their own (e.g. <c>workers</c>).</summary>
+    public static Dictionary<string, object?> EpochRow(EpochMetrics m) => new()
     {
         ["kind"] = "epoch",
         ["epoch"] = m.Epoch,
@@ -34,7 +37,7 @@ public sealed class MetricsWriter : IDisposable
         ["seconds"] = Math.Round(m.Seconds, 3),
         ["images_per_sec"] = Math.Round(m.ImagesPerSecond, 1),
         ["learning_rate"] = m.LearningRate,
-    });
+    };
 
     /// <summary>Writes the final test-set row.</summary>
     public void Test(EvaluationResult r) => Write(new Dictionary<string, object?>

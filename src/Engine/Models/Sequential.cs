@@ -239,6 +239,72 @@ public sealed class Sequential
         return result;
     }
 
+    /// <summary>
+    /// Writes the last training batch's statistics of every batch-norm layer into
+    /// <paramref name="destination"/>, laid out like <see cref="State"/>: the batch mean where the
+    /// moving mean lives and the (biased) batch variance where the moving variance lives.
+    /// </summary>
+    public void CopyBatchStatistics(Span<float> destination)
+    {
+        if (destination.Length != State.Length) throw new ArgumentException($"needs {State.Length} floats, got {destination.Length}", nameof(destination));
+        foreach (var layer in _layers)
+        {
+            if (layer is not BatchNormalization bn) continue;
+            int c = bn.BatchMean.Length;
+            bn.BatchMean.CopyTo(destination.Slice(bn.StateOffset, c));
+            bn.BatchVariance.CopyTo(destination.Slice(bn.StateOffset + c, c));
+        }
+    }
+
+    /// <summary>
+    /// Folds batch statistics (laid out like <see cref="State"/>, as <see cref="CopyBatchStatistics"/>
+    /// writes them) into every batch-norm layer's running statistics with its momentum.
+    /// </summary>
+    public void FoldBatchStatistics(ReadOnlySpan<float> statistics)
+    {
+        if (statistics.Length != State.Length) throw new ArgumentException($"needs {State.Length} floats, got {statistics.Length}", nameof(statistics));
+        foreach (var layer in _layers)
+        {
+            if (layer is not BatchNormalization bn || !bn.Trainable) continue;
+            int c = layer.StateCount / 2;
+            bn.FoldIntoRunningStatistics(statistics.Slice(bn.StateOffset, c), statistics.Slice(bn.StateOffset + c, c));
+        }
+    }
+
+    /// <summary>
+    /// Pools per-micro-shard batch statistics into the statistics of their union, weighting by
+    /// sample count: mean = Σ nᵢ·mᵢ / N, variance = Σ nᵢ·(vᵢ + (mᵢ − mean)²) / N, in micro-shard order.
+    /// <paramref name="perShard"/> holds <c>sizes.Length × State.Length</c> floats.
+    /// </summary>
+    public void PoolBatchStatistics(ReadOnlySpan<float> perShard, ReadOnlySpan<int> sizes, Span<float> pooled)
+    {
+        int s = State.Length;
+        if (perShard.Length != sizes.Length * s || pooled.Length != s) throw new ArgumentException("statistics lengths do not match the state layout");
+        pooled.Clear();
+        long total = 0;
+        foreach (var n in sizes) total += n;
+        if (total == 0) return;
+        foreach (var layer in _layers)
+        {
+            if (layer is not BatchNormalization) continue;
+            int c = layer.StateCount / 2, off = layer.StateOffset;
+            for (int ch = 0; ch < c; ch++)
+            {
+                double mean = 0;
+                for (int k = 0; k < sizes.Length; k++) mean += (double)sizes[k] * perShard[k * s + off + ch];
+                mean /= total;
+                double variance = 0;
+                for (int k = 0; k < sizes.Length; k++)
+                {
+                    double d = perShard[k * s + off + ch] - mean;
+                    variance += sizes[k] * (perShard[k * s + off + c + ch] + d * d);
+                }
+                pooled[off + ch] = (float)mean;
+                pooled[off + c + ch] = (float)(variance / total);
+            }
+        }
+    }
+
     /// <summary>A Keras-style summary table; with <paramref name="multAdds"/> a per-layer mult-adds column.</summary>
     public string Summary(bool multAdds = false) => ModelSummary.Format(this, multAdds);
 

@@ -36,6 +36,14 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Equal(2, final.Header.Epoch);
         Assert.Equal(2 * 29, final.Header.Iteration); // ⌈1800 / 64⌉ per epoch
         Assert.True(File.Exists(Path.Combine(_out, "logs", "coordinator.log")));
+
+        // evaluate rebuilds the model from the checkpoint and reproduces the test line exactly.
+        var (evalExit, evalOutput, evalError) = CliRunner.Run("evaluate", "--checkpoint", Path.Combine(_out, "checkpoints", "final.ckpt"),
+            "--data-dir", CliRunner.SliceDirectory);
+        Assert.True(evalExit == 0, evalError);
+        string TestLine(string text) => text.Split('\n').Single(l => l.StartsWith("test: ", StringComparison.Ordinal));
+        Assert.Equal(TestLine(output), TestLine(evalOutput));
+        Assert.Contains("Ankle boot", evalOutput);
     }
 
     [Theory]
@@ -116,7 +124,7 @@ public sealed class TrainCommandTests : IDisposable
     [Fact]
     public void Every_command_has_help()
     {
-        foreach (var command in new[] { "summary", "train" })
+        foreach (var command in new[] { "summary", "train", "evaluate" })
         {
             var (exit, output, _) = CliRunner.Run(command, "--help");
             Assert.Equal(0, exit);

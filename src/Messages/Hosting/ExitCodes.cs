@@ -1,4 +1,4 @@
-namespace Distributed.Coordinator.Cli;
+namespace Distributed.Messages.Hosting;
 
 /// <summary>Process exit codes of the CLI.</summary>
 public static class ExitCodes

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Distributed.Coordinator.Cli;
+namespace Distributed.Messages.Hosting;
 
 /// <summary>
 /// Reads <c>--name value</c>, <c>--name=value</c> and <c>--flag</c> options. Each getter consumes

@@ -1,0 +1,54 @@
+using Distributed.Messages.Hosting;
+
+namespace Distributed.Coordinator.Commands;
+
+/// <summary>
+/// The cluster options of <c>train</c>: how many local worker processes to start, or how many
+/// external ones to wait for, where this node listens and which cluster it joins.
+/// </summary>
+public sealed record ClusterArguments(
+    bool Requested,
+    int Workers,
+    int MinWorkers,
+    int MaxWorkers,
+    string Host,
+    int Port,
+    string? PublicHostname,
+    string? SeedNode,
+    int ThreadsPerWorker,
+    int MicroShard,
+    int WorkerTimeoutSeconds)
+{
+    /// <summary>Option names.</summary>
+    public static readonly string[] Names =
+    [
+        "--workers", "--min-workers", "--max-workers", "--host", "--port", "--public-hostname", "--seed-node",
+        "--threads-per-worker", "--micro-shard", "--worker-timeout",
+    ];
+
+    /// <summary>Reads and validates the options against the global batch size.</summary>
+    public static ClusterArguments Read(ArgumentReader r, int batch)
+    {
+        bool requested = Names.Any(r.Has);
+        int workers = r.Int("--workers", 0, 0, 64);
+        int minWorkers = r.Int("--min-workers", Math.Max(workers, 1), 1, 1024);
+        int maxWorkers = r.Int("--max-workers", Math.Max(64, minWorkers), 1, 1024);
+        if (maxWorkers < minWorkers) throw new UsageException($"--max-workers ({maxWorkers}) must be ≥ --min-workers ({minWorkers})");
+        string host = r.String("--host", "127.0.0.1")!;
+        int port = r.Int("--port", workers > 0 ? 0 : 4053, 0, 65535);
+        string? publicHost = r.String("--public-hostname");
+        string? seed = r.String("--seed-node");
+        if (seed is not null && !seed.StartsWith("akka.tcp://" + ClusterOptions.SystemName + "@", StringComparison.Ordinal))
+            throw new UsageException($"--seed-node must look like akka.tcp://{ClusterOptions.SystemName}@HOST:PORT, got '{seed}'");
+        int threads = r.Int("--threads-per-worker", 1, 1, 256);
+        int microDefault = Math.Min(batch, Math.Max(16, (batch + 127) / 128));
+        int micro = r.Int("--micro-shard", microDefault, 1, 65_536);
+        if ((batch + micro - 1) / micro > Engine.Training.FixedPointGradient.MaxMicroShards)
+            throw new UsageException($"--micro-shard {micro} splits a batch of {batch} into more than {Engine.Training.FixedPointGradient.MaxMicroShards} pieces; use at least {(batch + 127) / 128}");
+        int needed = Math.Max(workers, minWorkers);
+        if (requested && batch < needed)
+            throw new UsageException($"--batch {batch} is smaller than the {needed} workers: every worker needs at least one sample per iteration; raise --batch or lower --workers/--min-workers");
+        int timeout = r.Int("--worker-timeout", 120, 1, 86_400);
+        return new ClusterArguments(requested, workers, minWorkers, maxWorkers, host, port, publicHost, seed, threads, micro, timeout);
+    }
+}

@@ -1,0 +1,57 @@
+using System.Globalization;
+using Distributed.Coordinator.Cli;
+using Distributed.Messages.Hosting;
+using Distributed.Engine.Checkpoints;
+using Distributed.Engine.Data;
+using Distributed.Engine.Models;
+using Distributed.Engine.Training;
+
+namespace Distributed.Coordinator.Commands;
+
+/// <summary><c>evaluate --checkpoint FILE [--data-dir DIR]</c>: test-set loss, top-1 and top-5 of a checkpoint.</summary>
+public static class EvaluateCommand
+{
+    /// <summary>Usage text.</summary>
+    public const string Help = """
+        Usage: evaluate --checkpoint FILE.ckpt [--data-dir DIR]
+
+        Rebuilds the checkpoint's model, loads its weights and prints the Fashion-MNIST test-set
+        figures as 'test: loss=<x> top1=<x> top5=<x>' plus the accuracy of each class.
+          --checkpoint  a .ckpt file written by train
+          --data-dir    folder with the four Fashion-MNIST IDX files (default as for train)
+
+        Example: evaluate --checkpoint runs/quickstart/checkpoints/final.ckpt
+        """;
+
+    /// <summary>Runs the command.</summary>
+    public static int Run(ArgumentReader reader, TextWriter output)
+    {
+        string path = reader.String("--checkpoint") ?? throw new UsageException("--checkpoint is required");
+        string? dataDir = reader.String("--data-dir");
+        reader.Flag("--verbose");
+        reader.EnsureAllConsumed(["--checkpoint", "--data-dir", "--verbose"]);
+
+        var checkpoint = Checkpoint.Load(path);
+        Sequential model;
+        try { model = ModelSpec.Parse(checkpoint.Header.ModelSpecJson).Build(); }
+        catch (Engine.EngineException e) { throw new Engine.CheckpointException($"{path}: its model specification is invalid: {e.Message}", e); }
+        checkpoint.Restore(model, source: path);
+        var test = FashionMnist.Load(dataDir).Test;
+        var predictions = new int[test.Count];
+        var result = Evaluation.Run(model, test, 256, predictions);
+        output.WriteLine($"checkpoint: {path} (epoch {checkpoint.Header.Epoch}, iteration {checkpoint.Header.Iteration})");
+        for (int c = 0; c < test.NumClasses; c++)
+        {
+            int total = 0, hit = 0;
+            for (int i = 0; i < test.Count; i++)
+            {
+                if (test.Labels[i] != c) continue;
+                total++;
+                if (predictions[i] == c) hit++;
+            }
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {test.ClassNames[c],-12} {(total == 0 ? 0 : (double)hit / total):F4} ({hit}/{total})"));
+        }
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"test: loss={result.Loss:F4} top1={result.Top1:F4} top5={result.Top5:F4}"));
+        return ExitCodes.Ok;
+    }
+}

@@ -1,0 +1,352 @@
+using Akka.Actor;
+using Akka.Event;
+using Distributed.Engine.Models;
+using Distributed.Engine.Training;
+using Distributed.Messages.Protocol;
+
+namespace Distributed.Coordinator.Coordination;
+
+/// <summary>
+/// The coordinator (a cluster singleton): registers and watches workers, and for every
+/// iteration takes the next global batch of the epoch's order (a shuffle that depends only on
+/// seed and epoch), splits its micro-shards over the live workers in proportion to their
+/// measured speed, announces the step to the parameter server and sends each worker its shard.
+/// Shards of a worker that died or whose result was rejected are sent again; the first result
+/// for a micro-shard wins. After each epoch it validates on a snapshot of the weights off the
+/// actor thread and asks the parameter server for a checkpoint.
+/// </summary>
+public sealed class CoordinatorActor : ReceiveActor
+{
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly CoordinatorSettings _settings;
+    private readonly RunPlan _plan;
+    private readonly Dictionary<IActorRef, WorkerInfo> _workers = [];
+    private readonly Dictionary<int, (ComputeGradients Message, IActorRef Worker)> _outstanding = [];
+    private readonly int[] _order;
+    private readonly int _iterationsPerEpoch;
+    private int _epoch;
+    private int _iterationInEpoch;
+    private long _iteration;
+    private long _version;
+    private double _epochLoss;
+    private long _epochCorrect;
+    private int _epochSamples;
+    private DateTime _epochStart;
+    private int _nextShardId;
+    private readonly Engine.Optimizers.Sgd _sgd;
+    private float _learningRate;
+    private readonly Engine.Data.Dataset _validation;
+
+    private sealed class WorkerInfo(string id)
+    {
+        public string Id { get; } = id;
+        public bool Ready { get; set; }
+        public double SamplesPerMs { get; set; } = 1.0;
+    }
+
+    private sealed record EvaluationDone(EvaluationResult Result, bool Final);
+
+    /// <summary>Props for the singleton manager.</summary>
+    public static Props Props(CoordinatorSettings settings) => Akka.Actor.Props.Create(() => new CoordinatorActor(settings));
+
+    /// <summary>Creates the coordinator; use <see cref="Props"/>.</summary>
+    public CoordinatorActor(CoordinatorSettings settings)
+    {
+        _settings = settings;
+        _plan = settings.Plan;
+        _order = new int[_plan.TrainCount];
+        _iterationsPerEpoch = EpochOrder.Iterations(_plan.TrainCount, _plan.GlobalBatch);
+        _sgd = new Engine.Optimizers.Sgd(new Engine.Optimizers.SgdOptions(_plan.LearningRate, _plan.Momentum, _plan.Nesterov,
+            _plan.WeightDecay, _plan.LearningRateDecay, _plan.StepEpochs, _plan.StepGamma));
+        _validation = settings.Train.Slice(_plan.TrainCount, settings.Train.Count - _plan.TrainCount);
+        Become(WaitingForWorkers);
+    }
+
+    private string RunId => _plan.RunId;
+
+    private IEnumerable<IActorRef> ReadyWorkers => _workers.Where(w => w.Value.Ready).Select(w => w.Key).OrderBy(w => _workers[w].Id, StringComparer.Ordinal);
+
+    private void CommonMembership()
+    {
+        Receive<RegisterWorker>(OnRegister);
+        Receive<WorkerReady>(OnReady);
+        Receive<WorkerFailed>(f =>
+        {
+            _log.Warning("Run {RunId}: worker {Worker} failed: {Reason}", RunId, f.WorkerId, f.Reason);
+            Report(new RunEvent(RunId, "worker_failed", $"{f.WorkerId}: {f.Reason}", _iteration));
+            RemoveWorker(Sender);
+        });
+        Receive<Terminated>(t =>
+        {
+            if (!_workers.TryGetValue(t.ActorRef, out var info)) return;
+            _log.Warning("Run {RunId}: worker {Worker} left", RunId, info.Id);
+            Report(new RunEvent(RunId, "worker_left", info.Id, _iteration));
+            RemoveWorker(t.ActorRef);
+        });
+    }
+
+    private void WaitingForWorkers()
+    {
+        CommonMembership();
+        Receive<RunStarted>(_ => { });
+    }
+
+    private void OnRegister(RegisterWorker register)
+    {
+        if (register.RunId.Length > 0 && register.RunId != RunId)
+        {
+            Sender.Tell(new WorkerRefused(RunId, register.WorkerId, $"this cluster runs {RunId}, not {register.RunId}"));
+            return;
+        }
+        if (_workers.ContainsKey(Sender))
+        {
+            Sender.Tell(new WorkerAccepted(RunId, register.WorkerId, _plan));
+            return;
+        }
+        if (register.DatasetFingerprint != _plan.DatasetFingerprint)
+        {
+            string reason = $"worker {register.WorkerId} has dataset fingerprint {register.DatasetFingerprint[..Math.Min(12, register.DatasetFingerprint.Length)]}…, " +
+                $"the coordinator has {_plan.DatasetFingerprint[..12]}…: point --data-dir at the same Fashion-MNIST files";
+            _log.Warning("Run {RunId}: refused {Worker}: {Reason}", RunId, register.WorkerId, reason);
+            Report(new RunEvent(RunId, "worker_refused", reason, _iteration));
+            Sender.Tell(new WorkerRefused(RunId, register.WorkerId, reason));
+            return;
+        }
+        if (_workers.Count >= _settings.MaxWorkers)
+        {
+            Sender.Tell(new WorkerRefused(RunId, register.WorkerId, $"the run already has its maximum of {_settings.MaxWorkers} workers"));
+            return;
+        }
+        _workers[Sender] = new WorkerInfo(register.WorkerId);
+        Context.Watch(Sender);
+        _log.Info("Run {RunId}: worker {Worker} registered ({Count} workers)", RunId, register.WorkerId, _workers.Count);
+        Sender.Tell(new WorkerAccepted(RunId, register.WorkerId, _plan));
+    }
+
+    private void OnReady(WorkerReady ready)
+    {
+        if (ready.RunId != RunId || !_workers.TryGetValue(Sender, out var info) || info.Ready) return;
+        info.Ready = true;
+        Report(new RunEvent(RunId, "worker_joined", info.Id, _iteration));
+        int count = ReadyWorkers.Count();
+        if (_version == 0 && _iteration == 0 && count >= _settings.MinWorkers && _epochStart == default)
+        {
+            _log.Info("Run {RunId}: {Count} workers ready, starting", RunId, count);
+            _settings.ParameterServer.Tell(new StartRun(RunId, _plan, [.. ReadyWorkers]));
+            Become(StartingRun);
+        }
+        else if (_epochStart != default)
+        {
+            _settings.ParameterServer.Tell(new WorkersChanged(RunId, [.. ReadyWorkers]));
+        }
+    }
+
+    private void StartingRun()
+    {
+        CommonMembership();
+        Receive<RunStarted>(started =>
+        {
+            if (started.RunId != RunId) return;
+            _version = started.Version;
+            _settings.ParameterServer.Tell(new WorkersChanged(RunId, [.. ReadyWorkers]));
+            StartEpoch();
+        });
+    }
+
+    private void StartEpoch()
+    {
+        EpochOrder.Fill(_order, _plan.Seed, _epoch, shuffle: true);
+        _iterationInEpoch = 0;
+        _epochLoss = 0;
+        _epochCorrect = 0;
+        _epochSamples = 0;
+        _epochStart = DateTime.UtcNow;
+        Become(Training);
+        StartIteration();
+    }
+
+    private void Training()
+    {
+        CommonMembership();
+        Receive<StepCompleted>(OnStepCompleted);
+        Receive<ShardRejected>(OnShardRejected);
+    }
+
+    private void StartIteration()
+    {
+        var workers = ReadyWorkers.ToList();
+        if (workers.Count == 0)
+        {
+            _log.Warning("Run {RunId}: no live workers; waiting for one to join", RunId);
+            Report(new RunEvent(RunId, "paused", "no live workers", _iteration));
+            return;
+        }
+        int start = _iterationInEpoch * _plan.GlobalBatch;
+        int batch = Math.Min(_plan.GlobalBatch, _plan.TrainCount - start);
+        int microShards = (batch + _plan.MicroShardSize - 1) / _plan.MicroShardSize;
+        float lr = _sgd.LearningRateAt(_iteration, _epoch);
+        _learningRate = lr;
+        _settings.ParameterServer.Tell(new BeginStep(RunId, _iteration, _epoch, _version, batch, microShards, lr));
+        var counts = ShardPlanner.Split(microShards, workers.Select(w => _workers[w].SamplesPerMs).ToList());
+        _outstanding.Clear();
+        _nextShardId = 0;
+        int micro = 0;
+        for (int i = 0; i < workers.Count; i++)
+        {
+            if (counts[i] == 0) continue;
+            int first = micro * _plan.MicroShardSize;
+            int end = Math.Min((micro + counts[i]) * _plan.MicroShardSize, batch);
+            var indices = _order.AsSpan(start + first, end - first).ToArray();
+            var message = new ComputeGradients(RunId, _iteration, _epoch, _version, _nextShardId, micro, indices);
+            _outstanding[_nextShardId++] = (message, workers[i]);
+            workers[i].Tell(message);
+            micro += counts[i];
+        }
+    }
+
+    private void OnStepCompleted(StepCompleted step)
+    {
+        if (step.RunId != RunId || step.Iteration != _iteration) return;
+        _version = step.Version;
+        foreach (var t in step.Timings)
+        {
+            var worker = _workers.Values.FirstOrDefault(w => w.Id == t.WorkerId);
+            if (worker is null || t.ComputeMilliseconds <= 0) continue;
+            double speed = t.Samples / t.ComputeMilliseconds;
+            worker.SamplesPerMs = 0.7 * worker.SamplesPerMs + 0.3 * speed;
+        }
+        _outstanding.Clear();
+        _epochLoss += step.LossSum;
+        _epochCorrect += step.Correct;
+        _epochSamples += step.Samples;
+        _iteration++;
+        _iterationInEpoch++;
+        Report(new IterationEnded(RunId, _epoch + 1, _iterationInEpoch, _iterationsPerEpoch,
+            _epochLoss / _epochSamples, (double)_epochCorrect / _epochSamples, ReadyWorkers.Count()));
+        if (_iterationInEpoch < _iterationsPerEpoch) StartIteration();
+        else EndEpoch();
+    }
+
+    private void OnShardRejected(ShardRejected rejected)
+    {
+        if (rejected.RunId != RunId || rejected.Iteration != _iteration || !_outstanding.TryGetValue(rejected.ShardId, out var entry)) return;
+        Report(new RunEvent(RunId, "shard_rejected", $"shard {rejected.ShardId} from {rejected.WorkerId}: {rejected.Reason}", _iteration));
+        Reassign(rejected.ShardId, entry.Message, entry.Worker);
+    }
+
+    private void Reassign(int shardId, ComputeGradients message, IActorRef previous)
+    {
+        var candidates = ReadyWorkers.ToList();
+        if (candidates.Count == 0) return;
+        var target = candidates.FirstOrDefault(w => !w.Equals(previous)) ?? candidates[0];
+        _outstanding[shardId] = (message, target);
+        Report(new RunEvent(RunId, "shard_reassigned", $"shard {shardId} ({message.SampleIndices.Length} samples) to {_workers[target].Id}", _iteration));
+        target.Tell(message);
+    }
+
+    private void RemoveWorker(IActorRef worker)
+    {
+        if (!_workers.Remove(worker)) return;
+        Context.Unwatch(worker);
+        if (_epochStart == default) return;
+        _settings.ParameterServer.Tell(new WorkersChanged(RunId, [.. ReadyWorkers]));
+        foreach (var (shardId, entry) in _outstanding.Where(o => o.Value.Worker.Equals(worker)).ToList())
+            Reassign(shardId, entry.Message, worker);
+    }
+
+    private void EndEpoch()
+    {
+        Become(Evaluating);
+        _settings.ParameterServer.Ask<WeightsSnapshot>(new GetWeights(RunId), TimeSpan.FromSeconds(60))
+            .ContinueWith(t => (object)new EvaluationDone(Evaluate(t.Result, _validation), Final: false),
+                TaskContinuationOptions.OnlyOnRanToCompletion)
+            .PipeTo(Self);
+    }
+
+    private EvaluationResult Evaluate(WeightsSnapshot snapshot, Engine.Data.Dataset data)
+    {
+        var model = ModelSpec.Parse(_plan.ModelSpecJson).Build();
+        snapshot.Weights.CopyTo(model.Weights, 0);
+        snapshot.State.CopyTo(model.State, 0);
+        return data.Count == 0 ? new EvaluationResult(double.NaN, double.NaN, double.NaN, 0) : Evaluation.Run(model, data);
+    }
+
+    private void Evaluating()
+    {
+        CommonMembership();
+        Receive<EvaluationDone>(done =>
+        {
+            if (done.Final)
+            {
+                Finish(done.Result);
+                return;
+            }
+            double seconds = (DateTime.UtcNow - _epochStart).TotalSeconds;
+            var metrics = new EpochMetrics(_epoch + 1, _epochLoss / _epochSamples, (double)_epochCorrect / _epochSamples,
+                done.Result.Samples > 0 ? done.Result.Loss : null, done.Result.Samples > 0 ? done.Result.Top1 : null,
+                _epochSamples, _iterationsPerEpoch, seconds, _epochSamples / Math.Max(seconds, 1e-9), _learningRate);
+            Report(new EpochEnded(RunId, metrics, ReadyWorkers.Count(), _plan.Epochs));
+            if (_settings.CheckpointDirectory is not null)
+                _settings.ParameterServer.Tell(new SaveCheckpoint(RunId, Path.Combine(_settings.CheckpointDirectory, $"epoch-{_epoch + 1:D4}.ckpt"), _epoch + 1, _iteration));
+            _epoch++;
+            if (_epoch < _plan.Epochs)
+            {
+                StartEpoch();
+                return;
+            }
+            _settings.ParameterServer.Ask<WeightsSnapshot>(new GetWeights(RunId), TimeSpan.FromSeconds(60))
+                .ContinueWith(t => (object)new EvaluationDone(Evaluate(t.Result, _settings.Test), Final: true), TaskContinuationOptions.OnlyOnRanToCompletion)
+                .PipeTo(Self);
+        });
+        Receive<CheckpointSaved>(saved =>
+        {
+            if (saved.Error is not null) _log.Error("Run {RunId}: checkpoint {Path} failed: {Error}", RunId, saved.Path, saved.Error);
+        });
+        Receive<StepCompleted>(_ => { });
+        Receive<Status.Failure>(f => Fail($"evaluation failed: {f.Cause?.GetBaseException().Message}"));
+    }
+
+    private void Fail(string reason)
+    {
+        _log.Error("Run {RunId}: {Reason}", RunId, reason);
+        foreach (var worker in _workers.Keys) worker.Tell(new RunFinished(RunId, false, reason));
+        Report(new TrainingFailed(RunId, reason));
+        Become(() => ReceiveAny(_ => { }));
+    }
+
+    private void Finish(EvaluationResult test)
+    {
+        string? final = _settings.CheckpointDirectory is null ? null : Path.Combine(_settings.CheckpointDirectory, "final.ckpt");
+        if (final is null)
+        {
+            Complete(test, null);
+            return;
+        }
+        _settings.ParameterServer.Ask<CheckpointSaved>(new SaveCheckpoint(RunId, final, _plan.Epochs, _iteration), TimeSpan.FromSeconds(120))
+            .PipeTo(Self);
+        Become(() =>
+        {
+            CommonMembership();
+            Receive<CheckpointSaved>(saved =>
+            {
+                if (saved.Path != final) return;
+                if (saved.Error is not null) _log.Error("Run {RunId}: final checkpoint failed: {Error}", RunId, saved.Error);
+                Complete(test, saved.Error is null ? final : null);
+            });
+            Receive<Status.Failure>(f => Fail($"the final checkpoint was not written: {f.Cause?.GetBaseException().Message}"));
+        });
+    }
+
+    private void Complete(EvaluationResult test, string? checkpoint)
+    {
+        foreach (var worker in _workers.Keys) worker.Tell(new RunFinished(RunId, true, "training complete"));
+        Report(new TrainingCompleted(RunId, test, checkpoint));
+        Become(() =>
+        {
+            Receive<RegisterWorker>(_ => Sender.Tell(new RunFinished(RunId, true, "training complete")));
+            ReceiveAny(_ => { });
+        });
+    }
+
+    private void Report(object message) => _settings.Reporter.Tell(message);
+}

@@ -1,0 +1,94 @@
+using System.Globalization;
+using Akka.Actor;
+using Akka.Cluster;
+using Distributed.Coordinator.Commands;
+using Distributed.Coordinator.Coordination;
+using Distributed.Coordinator.ParameterServer;
+using Distributed.Coordinator.Runs;
+using Distributed.Engine.Data;
+using Distributed.Messages.Hosting;
+using Distributed.Messages.Protocol;
+using Serilog;
+
+namespace Distributed.Coordinator.Hosting;
+
+/// <summary>
+/// <c>train --workers N</c>: starts this node (role coordinator) with the coordinator and
+/// parameter-server singletons, starts N local worker processes (or waits for external ones),
+/// and reports the run until it completes.
+/// </summary>
+public static class DistributedTraining
+{
+    /// <summary>Runs the distributed training; returns the exit code.</summary>
+    public static int Run(TrainSettings settings, bool verbose, TextWriter output)
+    {
+        var run = settings.OutDirectory is null ? null : new RunFolder(settings.OutDirectory);
+        Logging.LogSetup.Configure(verbose, run?.LogDirectory);
+        var data = FashionMnist.Load(settings.DataDirectory);
+        var spec = settings.Model.Resolve();
+        var model = spec.Build();
+        if (model.InputShape != data.Train.SampleShape)
+            throw new UsageException($"--model {settings.Model.Model} expects input {model.InputShape} but Fashion-MNIST images are {data.Train.SampleShape}; pass --input 28,28,1");
+        if (model.Classes != data.Train.NumClasses)
+            throw new UsageException($"--model {settings.Model.Model} predicts {model.Classes} classes but Fashion-MNIST has {data.Train.NumClasses}; pass --classes {data.Train.NumClasses}");
+
+        var c = settings.Cluster;
+        var fit = settings.Fit;
+        var sgd = settings.Optimizer;
+        string runId = $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..6]}";
+        var plan = new RunPlan(runId, spec.ToJson(indented: false), data.Fingerprint, fit.Seed, fit.Epochs, fit.BatchSize, c.MicroShard,
+            fit.ValidationSplit, fit.TrainCount(data.Train.Count), sgd.LearningRate, sgd.Momentum, sgd.Nesterov, sgd.WeightDecay, sgd.Decay,
+            sgd.StepEpochs, sgd.StepGamma);
+
+        var options = new ClusterOptions(ClusterOptions.CoordinatorRole, c.Host, c.Port, c.PublicHostname, c.SeedNode is null ? [] : [c.SeedNode]);
+        using var system = ClusterSetup.Start(options);
+        var cluster = Akka.Cluster.Cluster.Get(system);
+        if (c.SeedNode is null) cluster.Join(cluster.SelfAddress);
+        string seed = cluster.SelfAddress.ToString();
+        Log.Information("Run {RunId}: coordinator node {Address}", runId, seed);
+
+        using var metrics = run is null ? null : new MetricsWriter(run.MetricsPath);
+        var completion = new TaskCompletionSource<TrainingCompleted>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reporter = system.ActorOf(RunReporter.Props(output, metrics, completion, started), "reporter");
+        ClusterSetup.StartSingleton(system, ClusterSetup.ParameterServerName, ParameterServerActor.Props());
+        var parameterServer = ClusterSetup.ParameterServerProxy(system);
+        var coordinatorSettings = new CoordinatorSettings(plan, data.Train, data.Test, c.MinWorkers, c.MaxWorkers, run?.CheckpointDirectory, reporter, parameterServer);
+        ClusterSetup.StartSingleton(system, ClusterSetup.CoordinatorName, CoordinatorActor.Props(coordinatorSettings));
+
+        int trainCount = plan.TrainCount;
+        output.WriteLine($"Run {runId}: train on {trainCount} samples, validate on {data.Train.Count - trainCount}, test on {data.Test.Count}; " +
+            (c.Workers > 0 ? $"{c.Workers} local worker processes" : $"waiting for {c.MinWorkers} workers to join {seed}"));
+
+        using var workers = new WorkerProcesses();
+        try
+        {
+            if (c.Workers > 0) workers.Start(c.Workers, seed, data.Directory, c.ThreadsPerWorker, run?.LogDirectory);
+            var result = Await(completion.Task, started.Task, workers, c);
+            if (result.CheckpointPath is not null) output.WriteLine($"checkpoint: {result.CheckpointPath}");
+            if (run is not null) output.WriteLine($"metrics: {run.MetricsPath}");
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"test: loss={result.Test.Loss:F4} top1={result.Test.Top1:F4} top5={result.Test.Top5:F4}"));
+            workers.Stop(TimeSpan.FromSeconds(15));
+            return ExitCodes.Ok;
+        }
+        finally
+        {
+            CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance).Wait(TimeSpan.FromSeconds(10));
+        }
+    }
+
+    // Waits for the run; fails early when every local worker process has died, or when not
+    // enough workers are ready within the worker time-out.
+    private static TrainingCompleted Await(Task<TrainingCompleted> completion, Task started, WorkerProcesses workers, ClusterArguments c)
+    {
+        var since = DateTime.UtcNow;
+        while (!completion.Wait(TimeSpan.FromMilliseconds(500)))
+        {
+            if (workers.Processes.Count > 0 && workers.Processes.All(p => p.HasExited))
+                throw new Engine.EngineException($"all {workers.Processes.Count} worker processes exited (codes {string.Join(", ", workers.Processes.Select(p => p.ExitCode))}) before training finished; see the worker logs");
+            if (DateTime.UtcNow - since > TimeSpan.FromSeconds(c.WorkerTimeoutSeconds) && !completion.IsCompleted && !started.IsCompleted)
+                throw new Engine.EngineException($"fewer than {c.MinWorkers} workers were ready within {c.WorkerTimeoutSeconds} s; check that workers can reach this node (--host/--public-hostname/--port) or raise --worker-timeout");
+        }
+        return completion.GetAwaiter().GetResult();
+    }
+}

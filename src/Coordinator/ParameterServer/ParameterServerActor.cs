@@ -1,0 +1,207 @@
+using Akka.Actor;
+using Akka.Event;
+using Distributed.Engine.Checkpoints;
+using Distributed.Engine.Models;
+using Distributed.Engine.Optimizers;
+using Distributed.Engine.Training;
+using Distributed.Messages.Protocol;
+using Distributed.Messages.Serialization;
+
+namespace Distributed.Coordinator.ParameterServer;
+
+/// <summary>
+/// The parameter server (a cluster singleton): holds the weights, momentum buffers and weights
+/// version; collects each iteration's gradient shards (<see cref="StepAggregator"/>), applies
+/// the engine's SGD on the flat vector (gradient = exact sum / n, then weight decay and
+/// momentum), folds batch-norm statistics weighted by sample count, bumps the version and
+/// broadcasts the new weights to every worker in chunks. Writes checkpoints off the actor thread.
+/// </summary>
+public sealed class ParameterServerActor : ReceiveActor, IWithStash
+{
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly TensorAssembler _assembler = new();
+    private RunPlan? _plan;
+    private Sequential? _model;
+    private string _specJson = "";
+    private Sgd? _sgd;
+    private float[] _velocity = [];
+    private float[] _gradient = [];
+    private float[] _pooled = [];
+    private StepAggregator? _aggregator;
+    private IReadOnlyList<ParameterSegment> _segments = [];
+    private IActorRef _coordinator = ActorRefs.Nobody;
+    private List<IActorRef> _workers = [];
+    private long _version;
+    private long _lastIteration = -1;
+    private long _transferId;
+    private float _learningRate;
+    private int _rejected;
+    private int _dropped;
+
+    /// <summary>Props for the singleton manager.</summary>
+    public static Props Props() => Akka.Actor.Props.Create(() => new ParameterServerActor());
+
+    /// <inheritdoc/>
+    public IStash Stash { get; set; } = null!;
+
+    /// <summary>Creates the parameter server; use <see cref="Props"/>.</summary>
+    public ParameterServerActor() => Become(Idle);
+
+    private string RunId => _plan?.RunId ?? "";
+
+    private void Idle()
+    {
+        Receive<StartRun>(Start);
+        ReceiveAny(m => _log.Warning("Parameter server has no run yet; dropping {Message}", m.GetType().Name));
+    }
+
+    private void Start(StartRun start)
+    {
+        _plan = start.Plan;
+        _model = ModelSpec.Parse(_plan.ModelSpecJson).Build();
+        _model.InitializeWeights(_plan.Seed);
+        _specJson = _plan.ModelSpecJson;
+        _sgd = new Sgd(new SgdOptions(_plan.LearningRate, _plan.Momentum, _plan.Nesterov, _plan.WeightDecay, _plan.LearningRateDecay, _plan.StepEpochs, _plan.StepGamma));
+        _velocity = new float[_model.Weights.Length];
+        _gradient = new float[_model.Weights.Length];
+        _pooled = new float[_model.State.Length];
+        _segments = _model.TrainableSegments();
+        _aggregator = new StepAggregator(_model.Weights.Length, _model.State.Length);
+        _coordinator = Sender;
+        _workers = [.. start.Workers];
+        _version = 0;
+        _log.Info("Run {RunId}: parameter server initialised {Parameters} parameters, broadcasting version 0 to {Workers} workers",
+            RunId, _model.Weights.Length, _workers.Count);
+        Broadcast(_workers);
+        Sender.Tell(new RunStarted(RunId, _version, _model.Weights.Length));
+        Become(Running);
+    }
+
+    private void Running()
+    {
+        Receive<StartRun>(s => s.RunId == RunId, _ => Sender.Tell(new RunStarted(RunId, _version, _model!.Weights.Length)));
+        Receive<WorkersChanged>(OnWorkersChanged);
+        Receive<BeginStep>(OnBeginStep);
+        Receive<TensorChunk>(OnChunk);
+        Receive<GradientShard>(OnShard);
+        Receive<GetWeights>(g => g.RunId == RunId, _ =>
+            Sender.Tell(new WeightsSnapshot(RunId, _version, _lastIteration, (float[])_model!.Weights.Clone(), (float[])_model.State.Clone())));
+        Receive<SaveCheckpoint>(OnSaveCheckpoint);
+        ReceiveAny(m => Drop(m, "unexpected message"));
+    }
+
+    private void OnWorkersChanged(WorkersChanged changed)
+    {
+        if (changed.RunId != RunId) { Drop(changed, "another run"); return; }
+        var added = changed.Workers.Where(w => !_workers.Contains(w)).ToList();
+        _workers = [.. changed.Workers];
+        if (added.Count > 0) Broadcast(added);
+    }
+
+    private void OnBeginStep(BeginStep step)
+    {
+        if (step.RunId != RunId) { Drop(step, "another run"); return; }
+        if (step.Version != _version)
+        {
+            _log.Warning("Run {RunId}: BeginStep {Iteration} for version {Version}, but the weights are at {Current}", RunId, step.Iteration, step.Version, _version);
+            return;
+        }
+        if (step.MicroShardCount <= 0 || step.MicroShardCount > FixedPointGradient.MaxMicroShards)
+        {
+            _log.Error("Run {RunId}: BeginStep {Iteration} announces {Count} micro-shards", RunId, step.Iteration, step.MicroShardCount);
+            return;
+        }
+        _aggregator!.Begin(step.Iteration, step.Version, step.SampleCount, step.MicroShardCount);
+        _learningRate = step.LearningRate;
+        Stash.UnstashAll();
+    }
+
+    private void OnChunk(TensorChunk chunk)
+    {
+        if (chunk.RunId != RunId) { Drop(chunk, "another run"); return; }
+        var result = _assembler.Add(chunk, Sender);
+        switch (result.Status)
+        {
+            case AssemblyStatus.Complete:
+                Self.Forward(result.Message!);
+                break;
+            case AssemblyStatus.Rejected:
+                _rejected++;
+                _log.Warning("Run {RunId}: rejected a malformed transfer from {Sender}: {Reason}", RunId, Sender.Path, result.Error);
+                break;
+        }
+    }
+
+    private void OnShard(GradientShard shard)
+    {
+        if (shard.RunId != RunId) { Drop(shard, "another run"); return; }
+        if (shard.Iteration > _aggregator!.Iteration && shard.Version == _version)
+        {
+            // The shard overtook its BeginStep (different senders): keep it until the step is announced.
+            Stash.Stash();
+            return;
+        }
+        var (verdict, reason) = _aggregator.Offer(shard);
+        switch (verdict)
+        {
+            case ShardVerdict.Drop:
+                Drop(shard, reason!);
+                return;
+            case ShardVerdict.Reject:
+                _rejected++;
+                _log.Warning("Run {RunId}: rejected shard {Shard} of iteration {Iteration} from {Worker}: {Reason}", RunId, shard.ShardId, shard.Iteration, shard.WorkerId, reason);
+                _coordinator.Tell(new ShardRejected(RunId, shard.Iteration, shard.ShardId, shard.WorkerId, reason!));
+                return;
+        }
+        if (_aggregator.IsComplete) ApplyStep();
+    }
+
+    private void ApplyStep()
+    {
+        var agg = _aggregator!;
+        FixedPointGradient.ToFloat(agg.Sum, _gradient);
+        _sgd!.Step(_model!.Weights, _gradient, _velocity, _segments, _learningRate, 1f / agg.SampleCount);
+        if (_pooled.Length > 0)
+        {
+            _model.PoolBatchStatistics(agg.Statistics, agg.Sizes, _pooled);
+            _model.FoldBatchStatistics(_pooled);
+        }
+        _version++;
+        _lastIteration = agg.Iteration;
+        Broadcast(_workers);
+        _coordinator.Tell(new StepCompleted(RunId, agg.Iteration, _version, agg.LossSum, agg.Correct, agg.SampleCount, [.. agg.Timings], _rejected, _dropped));
+    }
+
+    private void Broadcast(IReadOnlyList<IActorRef> targets)
+    {
+        if (targets.Count == 0) return;
+        var chunks = TensorChunker.Split(new WeightsUpdated(RunId, _version, _lastIteration, _model!.Weights, _model.State), ++_transferId);
+        foreach (var worker in targets)
+            foreach (var chunk in chunks) worker.Tell(chunk, Self);
+    }
+
+    private void OnSaveCheckpoint(SaveCheckpoint save)
+    {
+        if (save.RunId != RunId) { Drop(save, "another run"); return; }
+        var checkpoint = Checkpoint.Capture(_model!, _specJson, _velocity, save.Epoch, save.Iteration);
+        var replyTo = Sender;
+        Task.Run(() =>
+        {
+            try
+            {
+                checkpoint.Save(save.Path);
+                return new CheckpointSaved(save.RunId, save.Path, null);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return new CheckpointSaved(save.RunId, save.Path, e.Message);
+            }
+        }).PipeTo(replyTo);
+    }
+
+    private void Drop(object message, string reason)
+    {
+        _dropped++;
+        _log.Warning("Run {RunId}: dropped {Message} from {Sender}: {Reason}", RunId, message.GetType().Name, Sender.Path, reason);
+    }
+}

@@ -1,0 +1,75 @@
+using System.Runtime.CompilerServices;
+
+namespace Distributed.Engine.Training;
+
+/// <summary>
+/// Exact, order-independent gradient sums. Each micro-shard's float32 gradient sum is rounded to
+/// a multiple of 2⁻³² and accumulated in 64-bit integers; integer addition is associative, so
+/// the total is the same whichever worker summed which micro-shards and in which grouping —
+/// a distributed run repeats bit for bit whatever the shard boundaries were.
+/// A value that is not finite or too large for the format (|g| ≥ 2²⁴ in one micro-shard) is
+/// stored as <see cref="Invalid"/>, which the parameter server rejects; with at most
+/// <see cref="MaxMicroShards"/> micro-shards per batch the 64-bit sum cannot overflow.
+/// </summary>
+public static class FixedPointGradient
+{
+    /// <summary>Fraction bits: the resolution is 2⁻³² ≈ 2.3e-10.</summary>
+    public const int FractionBits = 32;
+
+    /// <summary>Largest magnitude one micro-shard's gradient sum may have.</summary>
+    public const float Limit = 16777216f;
+
+    /// <summary>Most micro-shards a global batch may be split into (2⁵⁶ · 128 &lt; 2⁶³).</summary>
+    public const int MaxMicroShards = 128;
+
+    /// <summary>The marker of a non-finite or out-of-range value.</summary>
+    public const long Invalid = long.MinValue;
+
+    private const double Scale = 4294967296.0;          // 2^32
+    private const double InverseScale = 1.0 / 4294967296.0;
+
+    /// <summary>acc += round(g · 2³²) element-wise; returns false if any value was invalid (and marks it).</summary>
+    public static bool Accumulate(ReadOnlySpan<float> gradient, Span<long> accumulator)
+    {
+        if (gradient.Length != accumulator.Length) throw new ArgumentException("length mismatch");
+        bool ok = true;
+        for (int i = 0; i < gradient.Length; i++)
+        {
+            float g = gradient[i];
+            if (!(MathF.Abs(g) < Limit) || accumulator[i] == Invalid)
+            {
+                accumulator[i] = Invalid;
+                ok = false;
+                continue;
+            }
+            accumulator[i] += ToFixed(g);
+        }
+        return ok;
+    }
+
+    /// <summary>sum += other element-wise (exact); false if either holds an invalid value.</summary>
+    public static bool Add(ReadOnlySpan<long> other, Span<long> sum)
+    {
+        if (other.Length != sum.Length) throw new ArgumentException("length mismatch");
+        bool ok = true;
+        for (int i = 0; i < sum.Length; i++)
+        {
+            if (other[i] == Invalid || sum[i] == Invalid) { sum[i] = Invalid; ok = false; continue; }
+            sum[i] += other[i];
+        }
+        return ok;
+    }
+
+    /// <summary>True if no element is the invalid marker.</summary>
+    public static bool IsValid(ReadOnlySpan<long> values) => !values.Contains(Invalid);
+
+    /// <summary>destination = sum · 2⁻³² as float32.</summary>
+    public static void ToFloat(ReadOnlySpan<long> sum, Span<float> destination)
+    {
+        if (sum.Length != destination.Length) throw new ArgumentException("length mismatch");
+        for (int i = 0; i < sum.Length; i++) destination[i] = (float)(sum[i] * InverseScale);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static long ToFixed(float g) => (long)Math.Round(g * Scale, MidpointRounding.ToEven);
+}

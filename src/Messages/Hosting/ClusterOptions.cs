@@ -1,0 +1,21 @@
+namespace Distributed.Messages.Hosting;
+
+/// <summary>
+/// How a node joins the training cluster.
+/// </summary>
+/// <param name="Role">"coordinator" or "worker".</param>
+/// <param name="Host">Address to bind (e.g. 127.0.0.1, 0.0.0.0).</param>
+/// <param name="Port">Port to bind; 0 picks a free one.</param>
+/// <param name="PublicHostname">Address other nodes use to reach this one (defaults to <paramref name="Host"/>).</param>
+/// <param name="SeedNodes">Cluster seed addresses (akka.tcp://distributed@host:port); empty means this node founds the cluster.</param>
+public sealed record ClusterOptions(string Role, string Host, int Port, string? PublicHostname, IReadOnlyList<string> SeedNodes)
+{
+    /// <summary>The actor system name every node uses.</summary>
+    public const string SystemName = "distributed";
+
+    /// <summary>Role of the coordinator and parameter-server nodes.</summary>
+    public const string CoordinatorRole = "coordinator";
+
+    /// <summary>Role of the worker nodes.</summary>
+    public const string WorkerRole = "worker";
+}

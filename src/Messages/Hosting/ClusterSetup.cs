@@ -1,0 +1,85 @@
+using Akka.Actor;
+using Akka.Cluster.Tools.Singleton;
+using Akka.Configuration;
+using Distributed.Messages.Serialization;
+
+namespace Distributed.Messages.Hosting;
+
+/// <summary>
+/// The one place where a node's actor system is configured: remoting, cluster membership,
+/// downing, serializers, logging, and the singleton proxies every node uses.
+/// </summary>
+public static class ClusterSetup
+{
+    /// <summary>Path of the coordinator singleton manager.</summary>
+    public const string CoordinatorName = "coordinator";
+
+    /// <summary>Path of the parameter-server singleton manager.</summary>
+    public const string ParameterServerName = "parameter-server";
+
+    /// <summary>The HOCON for a node.</summary>
+    public static Config BuildConfig(ClusterOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        string seeds = string.Join(", ", options.SeedNodes.Select(s => "\"" + s + "\""));
+        string publicHost = options.PublicHostname ?? options.Host;
+        // Split brain resolver: keep-majority downs the minority side of a partition after
+        // stable-after; with one coordinator and a few workers the side with the coordinator
+        // normally holds the majority. Heartbeats tolerate the pauses of a busy worker.
+        var hocon = $$"""
+            akka {
+              loglevel = INFO
+              stdout-loglevel = WARNING
+              loggers = ["Akka.Logger.Serilog.SerilogLogger, Akka.Logger.Serilog"]
+              logger-formatter = "Akka.Logger.Serilog.SerilogLogMessageFormatter, Akka.Logger.Serilog"
+              log-dead-letters = 10
+              log-dead-letters-during-shutdown = off
+              actor.provider = cluster
+              remote {
+                log-remote-lifecycle-events = off
+                dot-netty.tcp {
+                  hostname = "{{options.Host}}"
+                  public-hostname = "{{publicHost}}"
+                  port = {{options.Port}}
+                }
+              }
+              cluster {
+                seed-nodes = [{{seeds}}]
+                roles = ["{{options.Role}}"]
+                min-nr-of-members = 1
+                downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
+                split-brain-resolver {
+                  active-strategy = keep-majority
+                  stable-after = 15s
+                }
+                failure-detector {
+                  heartbeat-interval = 1s
+                  acceptable-heartbeat-pause = 10s
+                }
+                singleton.hand-over-retry-interval = 1s
+              }
+              coordinated-shutdown.exit-clr = off
+            }
+            """;
+        return ConfigurationFactory.ParseString(hocon).WithFallback(SerializationConfig.Hocon);
+    }
+
+    /// <summary>Creates the node's actor system.</summary>
+    public static ActorSystem Start(ClusterOptions options) =>
+        ActorSystem.Create(ClusterOptions.SystemName, BuildConfig(options));
+
+    /// <summary>A proxy to the coordinator singleton (works from any node).</summary>
+    public static IActorRef CoordinatorProxy(ActorSystem system, string name = "coordinator-proxy") =>
+        system.ActorOf(ClusterSingletonProxy.Props("/user/" + CoordinatorName,
+            ClusterSingletonProxySettings.Create(system).WithRole(ClusterOptions.CoordinatorRole)), name);
+
+    /// <summary>A proxy to the parameter-server singleton (works from any node).</summary>
+    public static IActorRef ParameterServerProxy(ActorSystem system, string name = "parameter-server-proxy") =>
+        system.ActorOf(ClusterSingletonProxy.Props("/user/" + ParameterServerName,
+            ClusterSingletonProxySettings.Create(system).WithRole(ClusterOptions.CoordinatorRole)), name);
+
+    /// <summary>Starts a singleton manager for <paramref name="props"/> on coordinator-role nodes.</summary>
+    public static IActorRef StartSingleton(ActorSystem system, string name, Props props) =>
+        system.ActorOf(ClusterSingletonManager.Props(props, PoisonPill.Instance,
+            ClusterSingletonManagerSettings.Create(system).WithRole(ClusterOptions.CoordinatorRole)), name);
+}

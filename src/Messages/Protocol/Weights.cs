@@ -1,0 +1,25 @@
+namespace Distributed.Messages.Protocol;
+
+// Weight distribution and checkpoints: ParameterServer → Workers, Coordinator ↔ ParameterServer.
+
+/// <summary>New weights and batch-norm state after <see cref="Iteration"/>; <see cref="Version"/> counts updates.</summary>
+public sealed record WeightsUpdated(string RunId, long Version, long Iteration, float[] Weights, float[] State) : ITensorMessage;
+
+/// <summary>The coordinator asks for the current weights (validation, test, checkpoints).</summary>
+public sealed record GetWeights(string RunId) : IControlMessage;
+
+/// <summary>The parameter server's answer to <see cref="GetWeights"/>.</summary>
+public sealed record WeightsSnapshot(string RunId, long Version, long Iteration, float[] Weights, float[] State) : ITensorMessage;
+
+/// <summary>The coordinator asks the parameter server to write a checkpoint.</summary>
+public sealed record SaveCheckpoint(string RunId, string Path, int Epoch, long Iteration) : IControlMessage;
+
+/// <summary>A checkpoint was written (or not: <see cref="Error"/>).</summary>
+public sealed record CheckpointSaved(string RunId, string Path, string? Error) : IControlMessage;
+
+/// <summary>
+/// One piece of a large serialized tensor message. Akka.Remote carries every message of a
+/// node pair over one TCP connection, so a multi-megabyte frame would hold up the heartbeats
+/// queued behind it; pieces of <c>ChunkBytes</c> keep each frame short.
+/// </summary>
+public sealed record TensorChunk(string RunId, long TransferId, int Index, int Count, string Manifest, byte[] Payload) : ITensorMessage;

@@ -1,0 +1,184 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Event;
+using Distributed.Engine.Models;
+using Distributed.Engine.Training;
+using Distributed.Messages.Hosting;
+using Distributed.Messages.Protocol;
+using Distributed.Messages.Serialization;
+
+namespace Distributed.Worker.Actors;
+
+/// <summary>
+/// A worker: registers with the coordinator until accepted, builds the plan's model, applies
+/// weight broadcasts, and for each <see cref="ComputeGradients"/> runs its micro-shards on the
+/// local engine off the actor thread, replying to the parameter server with the exact
+/// fixed-point gradient sum. It never computes on weights of another version: a request for a
+/// newer version waits for those weights, a request for an older one is dropped.
+/// </summary>
+public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
+{
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly WorkerSettings _settings;
+    private readonly TensorAssembler _assembler = new();
+    private RunPlan? _plan;
+    private ShardComputer? _computer;
+    private IActorRef _parameterServer = ActorRefs.Nobody;
+    private long _version = -1;
+    private long _transferId;
+
+    private sealed record Computed(ComputeGradients Request, ShardResult Result, double Milliseconds);
+    private sealed record Failed(ComputeGradients Request, Exception Error);
+    private sealed class RegisterTick { public static readonly RegisterTick Instance = new(); }
+    private sealed class JoinTimedOut { public static readonly JoinTimedOut Instance = new(); }
+
+    /// <summary>Props for the worker actor.</summary>
+    public static Props Props(WorkerSettings settings) => Akka.Actor.Props.Create(() => new WorkerActor(settings));
+
+    /// <inheritdoc/>
+    public IStash Stash { get; set; } = null!;
+
+    /// <inheritdoc/>
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>Creates the worker actor; use <see cref="Props"/>.</summary>
+    public WorkerActor(WorkerSettings settings)
+    {
+        _settings = settings;
+        Become(Registering);
+    }
+
+    /// <inheritdoc/>
+    protected override void PreStart()
+    {
+        Timers.StartPeriodicTimer("register", RegisterTick.Instance, TimeSpan.Zero, TimeSpan.FromSeconds(2));
+        Timers.StartSingleTimer("join-timeout", JoinTimedOut.Instance, _settings.JoinTimeout);
+    }
+
+    private string RunId => _plan?.RunId ?? "";
+
+    private void Registering()
+    {
+        Receive<RegisterTick>(_ => _settings.Coordinator.Tell(new RegisterWorker("", _settings.WorkerId, _settings.DatasetFingerprint, _settings.Threads)));
+        Receive<JoinTimedOut>(_ => Exit(ExitCodes.Failure,
+            $"could not join the cluster within {_settings.JoinTimeout.TotalSeconds:F0} s; check --seed-node and that the coordinator is running"));
+        Receive<WorkerRefused>(r => Exit(ExitCodes.Failure, $"the coordinator refused this worker: {r.Reason}"));
+        Receive<WorkerAccepted>(OnAccepted);
+        Receive<RunFinished>(f => Exit(ExitCodes.Ok, $"run {f.RunId} already finished"));
+        ReceiveAny(_ => Stash.Stash());
+    }
+
+    private void OnAccepted(WorkerAccepted accepted)
+    {
+        Timers.Cancel("register");
+        Timers.Cancel("join-timeout");
+        _plan = accepted.Plan;
+        if (_plan.DatasetFingerprint != _settings.DatasetFingerprint)
+        {
+            string reason = $"dataset fingerprint {_settings.DatasetFingerprint[..12]}… differs from the plan's {_plan.DatasetFingerprint[..12]}…: point --data-dir at the same Fashion-MNIST files";
+            Sender.Tell(new WorkerFailed(RunId, _settings.WorkerId, reason));
+            Exit(ExitCodes.Failure, reason);
+            return;
+        }
+        try
+        {
+            var model = ModelSpec.Parse(_plan.ModelSpecJson).Build();
+            _computer = new ShardComputer(model, _settings.Train, _plan.MicroShardSize, _plan.Seed);
+        }
+        catch (Engine.EngineException e)
+        {
+            Sender.Tell(new WorkerFailed(RunId, _settings.WorkerId, e.Message));
+            Exit(ExitCodes.Failure, $"cannot build the plan's model: {e.Message}");
+            return;
+        }
+        _log.Info("Worker {Worker} joined run {RunId}", _settings.WorkerId, RunId);
+        Sender.Tell(new WorkerReady(RunId, _settings.WorkerId));
+        Become(Ready);
+        Stash.UnstashAll();
+    }
+
+    private void Ready()
+    {
+        Receive<WorkerAccepted>(_ => { });
+        Receive<RegisterTick>(_ => { });
+        Receive<TensorChunk>(OnChunk);
+        Receive<WeightsUpdated>(OnWeights);
+        Receive<ComputeGradients>(OnCompute);
+        Receive<RunFinished>(f => Exit(f.Success ? ExitCodes.Ok : ExitCodes.Failure, $"run {f.RunId} finished: {f.Summary}"));
+        ReceiveAny(m => _log.Warning("Worker {Worker} dropped {Message}", _settings.WorkerId, m.GetType().Name));
+    }
+
+    private void OnChunk(TensorChunk chunk)
+    {
+        if (chunk.RunId != RunId) { _log.Warning("Worker {Worker} dropped a chunk of run {Other}", _settings.WorkerId, chunk.RunId); return; }
+        var result = _assembler.Add(chunk, Sender);
+        if (result.Status == AssemblyStatus.Complete) Self.Forward(result.Message!);
+        else if (result.Status == AssemblyStatus.Rejected)
+            _log.Warning("Worker {Worker} rejected a malformed transfer from {Sender}: {Reason}", _settings.WorkerId, Sender.Path, result.Error);
+    }
+
+    private void OnWeights(WeightsUpdated weights)
+    {
+        var model = _computer!.Model;
+        if (weights.RunId != RunId || weights.Version <= _version) return;
+        if (weights.Weights.Length != model.Weights.Length || weights.State.Length != model.State.Length)
+        {
+            _log.Error("Worker {Worker} got weights of length {Length}, the model has {Expected}", _settings.WorkerId, weights.Weights.Length, model.Weights.Length);
+            return;
+        }
+        weights.Weights.CopyTo(model.Weights, 0);
+        weights.State.CopyTo(model.State, 0);
+        _version = weights.Version;
+        _parameterServer = Sender;
+        Stash.UnstashAll();
+    }
+
+    private void OnCompute(ComputeGradients request)
+    {
+        if (request.RunId != RunId) { _log.Warning("Worker {Worker} dropped a request of run {Other}", _settings.WorkerId, request.RunId); return; }
+        if (request.Version > _version) { Stash.Stash(); return; }
+        if (request.Version < _version)
+        {
+            _log.Info("Worker {Worker} dropped stale shard {Shard} of iteration {Iteration} (version {Version} < {Current})",
+                _settings.WorkerId, request.ShardId, request.Iteration, request.Version, _version);
+            return;
+        }
+        var computer = _computer!;
+        Task.Run(() =>
+        {
+            var clock = Stopwatch.StartNew();
+            try { return (object)new Computed(request, computer.Compute(request.Epoch, request.SampleIndices), clock.Elapsed.TotalMilliseconds); }
+            catch (Exception e) { return new Failed(request, e); }
+        }).PipeTo(Self);
+        Become(Busy);
+    }
+
+    private void Busy()
+    {
+        Receive<Computed>(done =>
+        {
+            var r = done.Result;
+            var shard = new GradientShard(RunId, done.Request.Iteration, done.Request.Version, done.Request.ShardId, _settings.WorkerId,
+                done.Request.FirstMicroShard, r.MicroShardSizes, r.LossSums, r.Correct, r.GradientFixedPoint, r.BatchStatistics, done.Milliseconds);
+            foreach (var chunk in TensorChunker.Split(shard, ++_transferId)) _parameterServer.Tell(chunk, Self);
+            Become(Ready);
+            Stash.UnstashAll();
+        });
+        Receive<Failed>(f =>
+        {
+            _log.Error(f.Error, "Worker {Worker} failed to compute shard {Shard}", _settings.WorkerId, f.Request.ShardId);
+            Become(Ready);
+            Stash.UnstashAll();
+        });
+        Receive<RunFinished>(f => Exit(f.Success ? ExitCodes.Ok : ExitCodes.Failure, $"run {f.RunId} finished: {f.Summary}"));
+        ReceiveAny(_ => Stash.Stash());
+    }
+
+    private void Exit(int code, string message)
+    {
+        if (code == ExitCodes.Ok) _log.Info("Worker {Worker}: {Message}", _settings.WorkerId, message);
+        else _log.Error("Worker {Worker}: {Message}", _settings.WorkerId, message);
+        _settings.Exit.TrySetResult(new WorkerExit(code, message));
+        Become(() => ReceiveAny(_ => { }));
+    }
+}
