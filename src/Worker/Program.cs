@@ -17,7 +17,7 @@ public static class Program
     private const string Help = """
         Usage: Distributed.Worker --seed-node akka.tcp://distributed@HOST:PORT [--host H] [--port P]
                                   [--public-hostname X] [--threads T] [--data-dir DIR] [--join-timeout SECONDS]
-                                  [--worker-id ID] [--log-dir DIR] [--verbose]
+                                  [--worker-id ID] [--log-dir DIR] [--throttle F] [--verbose]
 
         A worker process of the training cluster.
           --seed-node        address of a cluster node, normally the coordinator (required)
@@ -30,12 +30,13 @@ public static class Program
           --join-timeout     seconds to try to join before giving up (default 60)
           --worker-id        name in logs and metrics (default HOST-PID)
           --log-dir          also write a log file there
+          --throttle         F ≥ 1: after each shard sleep (F − 1) × its compute time, to test stragglers (default 1)
 
         Example: Distributed.Worker --seed-node akka.tcp://distributed@10.0.0.1:4053 --host 0.0.0.0 --public-hostname 10.0.0.2 --port 4054
         """;
 
     private static readonly string[] Options =
-        ["--seed-node", "--host", "--port", "--public-hostname", "--threads", "--data-dir", "--join-timeout", "--worker-id", "--log-dir", "--verbose"];
+        ["--seed-node", "--host", "--port", "--public-hostname", "--threads", "--data-dir", "--join-timeout", "--worker-id", "--log-dir", "--throttle", "--verbose"];
 
     /// <summary>Entry point.</summary>
     public static int Main(string[] args)
@@ -60,6 +61,7 @@ public static class Program
             int joinTimeout = r.Int("--join-timeout", 60, 1, 86_400);
             string workerId = r.String("--worker-id", $"{Environment.MachineName}-{Environment.ProcessId}")!;
             string? logDir = r.String("--log-dir");
+            double throttle = r.Double("--throttle", 1.0, 1.0, 1000.0);
             r.Flag("--verbose");
             r.EnsureAllConsumed(Options);
 
@@ -70,7 +72,7 @@ public static class Program
             var exit = new TaskCompletionSource<WorkerExit>(TaskCreationOptions.RunContinuationsAsynchronously);
             var coordinator = ClusterSetup.CoordinatorProxy(system);
             system.ActorOf(WorkerActor.Props(new WorkerSettings(workerId, data.Train, data.Fingerprint, threads, coordinator,
-                TimeSpan.FromSeconds(joinTimeout), exit)), "worker");
+                TimeSpan.FromSeconds(joinTimeout), exit, throttle)), "worker");
             var result = exit.Task.GetAwaiter().GetResult();
             CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance).Wait(TimeSpan.FromSeconds(10));
             if (result.Code != ExitCodes.Ok) Console.Error.WriteLine($"error: {result.Message}");

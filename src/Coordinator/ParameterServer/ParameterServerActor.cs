@@ -169,7 +169,7 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
         _version++;
         _lastIteration = agg.Iteration;
         Broadcast(_workers);
-        _coordinator.Tell(new StepCompleted(RunId, agg.Iteration, _version, agg.LossSum, agg.Correct, agg.SampleCount, [.. agg.Timings], _rejected, _dropped));
+        _coordinator.Tell(new StepCompleted(RunId, agg.Iteration, _version, agg.LossSum, agg.Correct, agg.ReceivedSamples, [.. agg.Timings], _rejected, _dropped));
     }
 
     private void Broadcast(IReadOnlyList<IActorRef> targets)

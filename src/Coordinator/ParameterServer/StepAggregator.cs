@@ -56,6 +56,9 @@ public sealed class StepAggregator
     /// <summary>Loss sum over the batch, added in micro-shard order.</summary>
     public double LossSum => _losses.Sum();
 
+    /// <summary>Samples of the micro-shards that arrived.</summary>
+    public int ReceivedSamples => _sizes.Sum();
+
     /// <summary>Top-1 hits over the batch.</summary>
     public int Correct => _correct.Sum();
 

@@ -144,10 +144,17 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
             return;
         }
         var computer = _computer!;
+        double throttle = _settings.Throttle;
         Task.Run(() =>
         {
             var clock = Stopwatch.StartNew();
-            try { return (object)new Computed(request, computer.Compute(request.Epoch, request.SampleIndices), clock.Elapsed.TotalMilliseconds); }
+            try
+            {
+                var result = computer.Compute(request.Epoch, request.SampleIndices);
+                double ms = clock.Elapsed.TotalMilliseconds;
+                if (throttle > 1.0) Thread.Sleep(TimeSpan.FromMilliseconds((throttle - 1.0) * ms));
+                return (object)new Computed(request, result, clock.Elapsed.TotalMilliseconds);
+            }
             catch (Exception e) { return new Failed(request, e); }
         }).PipeTo(Self);
         Become(Busy);

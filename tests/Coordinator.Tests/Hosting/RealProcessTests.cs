@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Distributed.Engine.Checkpoints;
+
+namespace Distributed.Coordinator.Tests.Hosting;
+
+/// <summary>Training across real worker processes on loopback, and the worker executable's own errors.</summary>
+[Collection(RealProcessCollection.Name)]
+public sealed class RealProcessTests : IDisposable
+{
+    private readonly string _out = Path.Combine(Path.GetTempPath(), "cluster-tests-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_out)) Directory.Delete(_out, recursive: true);
+    }
+
+    private static IEnumerable<int> ProcessesMentioning(string text) =>
+        Directory.GetDirectories("/proc").Select(Path.GetFileName).Where(n => int.TryParse(n, out _)).Select(int.Parse!)
+            .Where(pid =>
+            {
+                try { return File.ReadAllText($"/proc/{pid}/cmdline").Contains(text, StringComparison.Ordinal); }
+                catch (IOException) { return false; }
+                catch (UnauthorizedAccessException) { return false; }
+            });
+
+    [Fact]
+    public void Train_with_two_worker_processes_writes_metrics_and_a_checkpoint_and_leaves_no_process_behind()
+    {
+        var (exit, output, error) = CliRunner.Run("train", "--workers", "2", "--model", "seed-simple", "--epochs", "1", "--batch", "64",
+            "--lr", "0.05", "--momentum", "0.9", "--data-dir", CliRunner.SliceDirectory, "--out", _out, "--worker-timeout", "60");
+        Assert.True(exit == 0, error + output);
+        Assert.Matches(@"(?m)^test: loss=\d+\.\d+ top1=0\.\d+ top5=[01]\.\d+$", output);
+        Assert.Contains("workers: 2", output);
+
+        var rows = File.ReadAllLines(Path.Combine(_out, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        var epoch = Assert.Single(rows, r => r.GetProperty("kind").GetString() == "epoch");
+        Assert.Equal(1800, epoch.GetProperty("samples").GetInt32());
+        Assert.Equal(2, epoch.GetProperty("workers").GetInt32());
+        Assert.Equal(2, rows.Count(r => r.GetProperty("kind").GetString() == "event" && r.GetProperty("event").GetString() == "worker_joined"));
+        Assert.Equal(1, Checkpoint.Load(Path.Combine(_out, "checkpoints", "final.ckpt")).Header.Epoch);
+        Assert.True(File.Exists(Path.Combine(_out, "logs", "worker-worker-1.log")));
+
+        // The workers were started with --log-dir inside this run's folder: none may survive the run.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (ProcessesMentioning(_out).Any() && DateTime.UtcNow < deadline) Thread.Sleep(100);
+        Assert.Empty(ProcessesMentioning(_out));
+    }
+
+    private static (int Exit, string Error) RunWorker(params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Distributed.Worker.dll"));
+        foreach (var a in args) info.ArgumentList.Add(a);
+        using var p = Process.Start(info)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        p.StandardOutput.ReadToEnd();
+        Assert.True(p.WaitForExit(60_000), "the worker did not exit");
+        return (p.ExitCode, stderr.Result);
+    }
+
+    [Fact]
+    public void A_worker_that_cannot_reach_its_seed_node_exits_non_zero_after_the_join_timeout()
+    {
+        var (exit, error) = RunWorker("--seed-node", "akka.tcp://distributed@127.0.0.1:9", "--join-timeout", "3", "--data-dir", CliRunner.SliceDirectory);
+        Assert.Equal(1, exit);
+        Assert.Contains("could not join the cluster within 3 s", error);
+    }
+
+    [Theory]
+    [InlineData("--threads", "0", "--threads")]
+    [InlineData("--seed-node", "tcp://host:1", "--seed-node")]
+    [InlineData("--join-timeout", "x", "--join-timeout")]
+    [InlineData("--throttel", "2", "--throttle")]
+    public void Invalid_worker_flags_exit_with_code_2_and_name_the_option(string option, string value, string named)
+    {
+        var args = option == "--seed-node" ? new[] { option, value } : ["--seed-node", "akka.tcp://distributed@127.0.0.1:9", option, value];
+        var (exit, error) = RunWorker(args);
+        Assert.Equal(2, exit);
+        Assert.Contains(named, error);
+    }
+
+    [Theory]
+    [InlineData("--workers", "3", "--batch", "2", "--batch 2 is smaller than the 3 workers")]
+    [InlineData("--workers", "2", "--seed-node", "localhost:4053", "--seed-node")]
+    [InlineData("--workers", "-1", "--epochs", "1", "--workers")]
+    [InlineData("--workers", "2", "--single-process", "", "--single-process")]
+    public void Invalid_cluster_flags_exit_with_code_2_before_anything_starts(string o1, string v1, string o2, string v2, string named)
+    {
+        var args = new List<string> { "train", o1, v1, o2 };
+        if (v2.Length > 0) args.Add(v2);
+        args.AddRange(["--data-dir", CliRunner.SliceDirectory]);
+        var (exit, _, error) = CliRunner.Run([.. args]);
+        Assert.Equal(2, exit);
+        Assert.Contains(named, error);
+    }
+}
+
+/// <summary>Real-process tests run alone: they start several .NET processes on this 2-core machine.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class RealProcessCollection
+{
+    public const string Name = "real-processes";
+}

@@ -1,0 +1,74 @@
+using Distributed.Engine.Optimizers;
+using Distributed.Engine.Training;
+using Xunit.Abstractions;
+
+namespace Distributed.Integration.Tests.Cluster;
+
+/// <summary>
+/// Data-parallel training over a real cluster equals single-process training: 5 iterations of
+/// the same global batches from the same seed, with 1, 2 and 3 workers.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public sealed class EquivalenceTests(ITestOutputHelper output)
+{
+    private const int Batch = 32, Iterations = 5;
+
+    private static float[] SingleProcess(string model)
+    {
+        var spec = TestPlans.Spec(model);
+        var reference = spec.Build();
+        reference.InitializeWeights(7);
+        var trainer = new Trainer(reference, new Sgd(TestPlans.Optimizer));
+        trainer.Fit(TestPlans.Data.Train.Slice(0, Batch * Iterations), new FitOptions(BatchSize: Batch, Epochs: 1, ValidationSplit: 0, Seed: 7));
+        return reference.Weights;
+    }
+
+    private static async Task<float[]> Distributed(string model, double[] throttles)
+    {
+        var plan = TestPlans.Plan(model, trainCount: Batch * Iterations, batch: Batch, microShard: 8);
+        using var cluster = InProcessCluster.Start(plan, throttles);
+        await cluster.WaitAsync(TimeSpan.FromSeconds(120));
+        var epoch = Assert.Single(cluster.Epochs);
+        Assert.Equal(Batch * Iterations, epoch.Metrics.Samples);
+        return (await cluster.WeightsAsync()).Weights;
+    }
+
+    [Theory]
+    [InlineData("seed-simple", 1)]
+    [InlineData("seed-simple", 2)]
+    [InlineData("seed-simple", 3)]
+    [InlineData("small-cnn", 1)]
+    [InlineData("small-cnn", 2)]
+    [InlineData("small-cnn", 3)]
+    public async Task Parameter_server_weights_equal_single_process_training(string model, int workers)
+    {
+        var expected = SingleProcess(model);
+        var actual = await Distributed(model, [.. Enumerable.Repeat(1.0, workers)]);
+        Assert.Equal(expected.Length, actual.Length);
+        double worst = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double error = Math.Abs(expected[i] - actual[i]) / Math.Max(Math.Abs(expected[i]), 1e-2);
+            worst = Math.Max(worst, error);
+            Assert.True(error <= 1e-5, $"weight {i}: single process {expected[i]}, cluster {actual[i]} (relative error {error:E2})");
+        }
+        output.WriteLine($"{model}, {workers} workers: largest relative difference {worst:E2}");
+    }
+
+    [Fact]
+    public async Task Repeating_a_run_gives_bit_identical_weights_whatever_the_shard_boundaries()
+    {
+        var even = await Distributed("small-cnn", [1.0, 1.0, 1.0]);
+        var uneven = await Distributed("small-cnn", [1.0, 3.0, 1.0]);
+        var again = await Distributed("small-cnn", [1.0, 1.0, 1.0]);
+        Assert.Equal(even, again);
+        Assert.Equal(even, uneven);
+    }
+}
+
+/// <summary>Cluster tests run one at a time: each starts several ActorSystems on this 2-core machine.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ClusterCollection
+{
+    public const string Name = "cluster";
+}

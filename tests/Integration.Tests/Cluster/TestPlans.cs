@@ -1,0 +1,35 @@
+using Distributed.Engine.Data;
+using Distributed.Engine.Models;
+using Distributed.Engine.Optimizers;
+using Distributed.Messages.Protocol;
+
+namespace Distributed.Integration.Tests.Cluster;
+
+/// <summary>The committed slice and the small models and plans the cluster tests train.</summary>
+internal static class TestPlans
+{
+    private static readonly Lazy<FashionMnistData> Slice = new(() => FashionMnist.Load(Path.Combine(AppContext.BaseDirectory, "data", "fashion-mnist-slice")));
+
+    public static FashionMnistData Data => Slice.Value;
+
+    /// <summary>A BN-free small CNN with dropout, so per-sample masks are covered too.</summary>
+    public const string SmallCnn = """
+        {"input_shape": [28, 28, 1], "layers": [
+          {"class_name": "Conv2D", "filters": 4, "kernel_size": 3, "activation": "relu"},
+          {"class_name": "MaxPooling2D", "pool_size": 2},
+          {"class_name": "Conv2D", "filters": 8, "kernel_size": 3, "activation": "relu"},
+          {"class_name": "Flatten"},
+          {"class_name": "Dropout", "rate": 0.25},
+          {"class_name": "Dense", "units": 16, "activation": "relu"},
+          {"class_name": "Dense", "units": 10}]}
+        """;
+
+    public static ModelSpec Spec(string model) => model == "small-cnn" ? ModelSpec.Parse(SmallCnn) : BuiltInModels.Get(model);
+
+    public static readonly SgdOptions Optimizer = new(LearningRate: 0.05f, Momentum: 0.9f, WeightDecay: 5e-4f);
+
+    public static RunPlan Plan(string model, int trainCount, int batch, int microShard, int epochs = 1, ulong seed = 7) => new(
+        $"test-{Guid.NewGuid():N}", Spec(model).ToJson(indented: false), Data.Fingerprint, seed, epochs, batch, microShard,
+        ValidationSplit: 0, trainCount, Optimizer.LearningRate, Optimizer.Momentum, Optimizer.Nesterov, Optimizer.WeightDecay,
+        Optimizer.Decay, Optimizer.StepEpochs, Optimizer.StepGamma);
+}
