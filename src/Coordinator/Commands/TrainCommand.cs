@@ -11,37 +11,51 @@ using Serilog;
 
 namespace Distributed.Coordinator.Commands;
 
-/// <summary><c>train --single-process ...</c>: trains on Fashion-MNIST in this process.</summary>
+/// <summary><c>train</c>: trains on Fashion-MNIST across worker processes (<c>--workers</c>) or in this process (<c>--single-process</c>).</summary>
 public static class TrainCommand
 {
     /// <summary>Usage text.</summary>
     public const string Help = """
-        Usage: train --single-process [--model NAME|FILE.json] [--epochs E] [--batch B] [--lr L] [--momentum M]
-                     [--nesterov] [--weight-decay D] [--lr-decay X] [--lr-step-epochs K --lr-step-gamma G]
-                     [--validation-split F] [--seed S] [--data-dir DIR] [--out DIR]
-                     [--init-from FILE.ckpt] [--freeze-up-to LAYER] [--verbose]
+        Usage: train (--workers N | --single-process) [--model NAME|FILE.json] [--epochs E] [--batch B] [--lr L]
+                     [--momentum M] [--nesterov] [--weight-decay D] [--lr-decay X] [--lr-step-epochs K --lr-step-gamma G]
+                     [--validation-split F] [--seed S] [--data-dir DIR] [--out DIR] [--verbose]
+               cluster:        [--min-workers K] [--max-workers K] [--host H] [--port P] [--public-hostname X]
+                               [--seed-node ADDRESS] [--threads-per-worker T] [--micro-shard S] [--worker-timeout SECONDS]
+               single process: [--init-from FILE.ckpt] [--freeze-up-to LAYER]
 
         Trains a model on Fashion-MNIST and prints Keras-style epoch lines, then
         'test: loss=<x> top1=<x> top5=<x>' (fractions).
-          --model             built-in name or JSON spec (default keras-mnist-cnn)
-          --epochs            passes over the training data (default 10)
-          --batch             samples per iteration (default 128)
-          --lr                learning rate (default 0.01, Keras's)
-          --momentum          momentum in [0, 1) (default 0)
-          --nesterov          Nesterov momentum
-          --weight-decay      L2 coefficient: the step uses g + wd·w (default 0)
-          --lr-decay          Keras 2 decay: lr / (1 + decay · iterations) (default 0)
-          --lr-step-epochs    multiply the rate by --lr-step-gamma every K epochs (default off)
-          --validation-split  fraction held out from the end of the training set (default 0.1)
-          --seed              seed of initial weights, shuffles and dropout (default 0)
-          --data-dir          folder with the four Fashion-MNIST IDX files
-                              (default: $FASHION_MNIST_DIR, then /usr/share/datasets/fashion-mnist)
-          --out               run folder: metrics.jsonl, checkpoints/ (final.ckpt last), logs/
-          --init-from         start from a checkpoint's weights (transfer learning: a different head is re-initialised)
-          --freeze-up-to      freeze this layer and every layer before it
+          --workers             N ≥ 1: start N worker processes on this machine (loopback);
+                                0: wait for --min-workers external workers (see deploy/README.md)
+          --single-process      train in this process, without a cluster
+          --model               built-in name or JSON spec (default keras-mnist-cnn)
+          --epochs              passes over the training data (default 10)
+          --batch               global samples per iteration (default 128)
+          --lr                  learning rate (default 0.01, Keras's)
+          --momentum            momentum in [0, 1) (default 0)
+          --nesterov            Nesterov momentum
+          --weight-decay        L2 coefficient: the step uses g + wd·w (default 0)
+          --lr-decay            Keras 2 decay: lr / (1 + decay · iterations) (default 0)
+          --lr-step-epochs      multiply the rate by --lr-step-gamma every K epochs (default off)
+          --validation-split    fraction held out from the end of the training set (default 0.1)
+          --seed                seed of initial weights, shuffles and dropout (default 0)
+          --data-dir            folder with the four Fashion-MNIST IDX files
+                                (default: $FASHION_MNIST_DIR, then /usr/share/datasets/fashion-mnist)
+          --out                 run folder: metrics.jsonl, checkpoints/ (final.ckpt last), logs/
+          --min-workers         workers that must be ready before training starts (default: --workers, at least 1)
+          --max-workers         workers accepted at most (default 64)
+          --host, --port        address and port this node binds (default 127.0.0.1; port 0 with --workers N, else 4053)
+          --public-hostname     address other nodes use to reach this one (default --host)
+          --seed-node           join an existing cluster at akka.tcp://distributed@HOST:PORT instead of founding one
+          --threads-per-worker  engine threads of each local worker (default 1)
+          --micro-shard         samples per micro-shard, the unit of work and of exact gradient summation (default 16)
+          --worker-timeout      seconds to wait for the first workers (default 120)
+          --init-from           start from a checkpoint's weights (transfer learning: a different head is re-initialised)
+          --freeze-up-to        freeze this layer and every layer before it
 
-        Example: train --single-process --model keras-mnist-cnn --epochs 3 --batch 128 --lr 0.01 --momentum 0.9
+        Example: train --workers 2 --model keras-mnist-cnn --epochs 3 --batch 128 --lr 0.01 --momentum 0.9
         """;
+
 
     /// <summary>Runs the command.</summary>
     public static int Run(ArgumentReader reader, TextWriter output)
@@ -52,13 +66,7 @@ public static class TrainCommand
         var run = settings.OutDirectory is null ? null : new RunFolder(settings.OutDirectory);
         Logging.LogSetup.Configure(verbose, run?.LogDirectory);
 
-        var data = FashionMnist.Load(settings.DataDirectory);
-        var spec = settings.Model.Resolve();
-        var model = spec.Build();
-        if (model.InputShape != data.Train.SampleShape)
-            throw new UsageException($"--model {settings.Model.Model} expects input {model.InputShape} but Fashion-MNIST images are {data.Train.SampleShape}; pass --input 28,28,1");
-        if (model.Classes != data.Train.NumClasses)
-            throw new UsageException($"--model {settings.Model.Model} predicts {model.Classes} classes but Fashion-MNIST has {data.Train.NumClasses}; pass --classes {data.Train.NumClasses}");
+        var (data, spec, model) = TrainingInputs.Load(settings);
         model.InitializeWeights(settings.Fit.Seed);
         if (settings.InitFrom is not null)
         {

@@ -36,7 +36,7 @@ public sealed class RunReporter : ReceiveActor
             ["iteration"] = e.Iteration,
             ["time"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
         }));
-        Receive<IterationEnded>(_ => started.TrySetResult());
+        Receive<IterationEnded>(_ => { started.TrySetResult(); });
         Receive<TrainingCompleted>(c =>
         {
             metrics?.Test(c.Test);

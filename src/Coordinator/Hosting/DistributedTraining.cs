@@ -24,13 +24,7 @@ public static class DistributedTraining
     {
         var run = settings.OutDirectory is null ? null : new RunFolder(settings.OutDirectory);
         Logging.LogSetup.Configure(verbose, run?.LogDirectory);
-        var data = FashionMnist.Load(settings.DataDirectory);
-        var spec = settings.Model.Resolve();
-        var model = spec.Build();
-        if (model.InputShape != data.Train.SampleShape)
-            throw new UsageException($"--model {settings.Model.Model} expects input {model.InputShape} but Fashion-MNIST images are {data.Train.SampleShape}; pass --input 28,28,1");
-        if (model.Classes != data.Train.NumClasses)
-            throw new UsageException($"--model {settings.Model.Model} predicts {model.Classes} classes but Fashion-MNIST has {data.Train.NumClasses}; pass --classes {data.Train.NumClasses}");
+        var (data, spec, model) = TrainingInputs.Load(settings);
 
         var c = settings.Cluster;
         var fit = settings.Fit;

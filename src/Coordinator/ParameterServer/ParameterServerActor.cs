@@ -37,6 +37,8 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
     private float _learningRate;
     private int _rejected;
     private int _dropped;
+    private readonly System.Diagnostics.Stopwatch _stepClock = new();
+    private readonly StepProfile _profile = new();
 
     /// <summary>Props for the singleton manager.</summary>
     public static Props Props() => Akka.Actor.Props.Create(() => new ParameterServerActor());
@@ -113,6 +115,7 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
         }
         _aggregator!.Begin(step.Iteration, step.Version, step.SampleCount, step.MicroShardCount);
         _learningRate = step.LearningRate;
+        _stepClock.Restart();
         Stash.UnstashAll();
     }
 
@@ -159,6 +162,7 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
     private void ApplyStep()
     {
         var agg = _aggregator!;
+        double waited = _stepClock.Elapsed.TotalMilliseconds;
         FixedPointGradient.ToFloat(agg.Sum, _gradient);
         _sgd!.Step(_model!.Weights, _gradient, _velocity, _segments, _learningRate, 1f / agg.SampleCount);
         if (_pooled.Length > 0)
@@ -168,8 +172,12 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
         }
         _version++;
         _lastIteration = agg.Iteration;
+        double applied = _stepClock.Elapsed.TotalMilliseconds;
         Broadcast(_workers);
+        double broadcast = _stepClock.Elapsed.TotalMilliseconds;
         _coordinator.Tell(new StepCompleted(RunId, agg.Iteration, _version, agg.LossSum, agg.Correct, agg.ReceivedSamples, [.. agg.Timings], _rejected, _dropped));
+        if (_profile.Add(waited, applied - waited, broadcast - applied, agg.Timings.Count == 0 ? 0 : agg.Timings.Max(t => t.ComputeMilliseconds)) is { } summary)
+            _log.Info("Run {RunId}: {Summary}", RunId, summary);
     }
 
     private void Broadcast(IReadOnlyList<IActorRef> targets)

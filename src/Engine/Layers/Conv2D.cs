@@ -124,13 +124,7 @@ public sealed class Conv2D : Layer
         {
             int n = Math.Min(_chunkSamples, batch - s);
             int rows = n * _g.OutputPixels;
-            ReadOnlySpan<float> a;
-            if (_g.IsPointwise) a = x.Slice(s * inSize, rows * k);
-            else
-            {
-                Im2Col.Unfold(x.Slice(s * inSize, n * inSize), n, _g, _cols);
-                a = _cols.AsSpan(0, rows * k);
-            }
+            var a = Patches(x, s, n);
             Gemm.Multiply(false, false, rows, Filters, k, a, k, kernel, Filters, y.Slice(s * outSize, n * outSize), Filters, accumulate: false);
         }
         var all = y.Slice(0, batch * outSize);
@@ -157,13 +151,7 @@ public sealed class Conv2D : Layer
             {
                 int n = Math.Min(_chunkSamples, batch - s);
                 int rows = n * _g.OutputPixels;
-                ReadOnlySpan<float> a;
-                if (_g.IsPointwise) a = x.Slice(s * inSize, rows * k);
-                else
-                {
-                    Im2Col.Unfold(x.Slice(s * inSize, n * inSize), n, _g, _cols);
-                    a = _cols.AsSpan(0, rows * k);
-                }
+                var a = Patches(x, s, n);
                 // dK (K×F) += colsᵀ (K×rows) · dy (rows×F), chunks in sample order.
                 Gemm.Multiply(true, false, k, Filters, rows, a, k, g.Slice(s * outSize, n * outSize), Filters, dKernel, Filters, accumulate: s > 0);
             }
@@ -188,6 +176,15 @@ public sealed class Conv2D : Layer
                 Im2Col.Fold(dcols, n, _g, dx.Slice(s * inSize, n * inSize));
             }
         }
+    }
+
+    // The patch matrix of samples [s, s + n): x itself for a pointwise convolution, else unfolded into _cols.
+    private ReadOnlySpan<float> Patches(ReadOnlySpan<float> x, int s, int n)
+    {
+        int inSize = InputShape.Size, rows = n * _g.OutputPixels;
+        if (_g.IsPointwise) return x.Slice(s * inSize, rows * _g.PatchSize);
+        Im2Col.Unfold(x.Slice(s * inSize, n * inSize), n, _g, _cols);
+        return _cols.AsSpan(0, rows * _g.PatchSize);
     }
 
     internal override IReadOnlyDictionary<string, object?> Config => new Dictionary<string, object?>

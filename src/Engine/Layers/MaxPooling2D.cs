@@ -1,5 +1,4 @@
 using Distributed.Engine.Kernels;
-using Distributed.Engine.Tensors;
 
 namespace Distributed.Engine.Layers;
 
@@ -8,65 +7,42 @@ namespace Distributed.Engine.Layers;
 /// Forward saves the flat input index of each maximum (the first one in scan order on ties,
 /// as PyTorch does); backward routes each output gradient to it.
 /// </summary>
-public sealed class MaxPooling2D : Layer
+public sealed class MaxPooling2D : Pooling2D
 {
-    private ConvGeometry _g;
     private int[] _argmax = [];
 
     /// <summary>Creates a max-pooling layer; <paramref name="stride"/> defaults to the pool size.</summary>
-    public MaxPooling2D(int poolSize = 2, int? stride = null, PaddingMode padding = PaddingMode.Valid, string? name = null) : base(name)
-    {
-        PoolSize = poolSize;
-        Stride = stride ?? poolSize;
-        Padding = padding;
-    }
-
-    /// <summary>Square window size.</summary>
-    public int PoolSize { get; }
-    /// <summary>Stride along both dimensions.</summary>
-    public int Stride { get; }
-    /// <summary>Padding rule (valid or same).</summary>
-    public PaddingMode Padding { get; }
+    public MaxPooling2D(int poolSize = 2, int? stride = null, PaddingMode padding = PaddingMode.Valid, string? name = null)
+        : base(poolSize, stride, padding, name) { }
 
     /// <inheritdoc/>
     public override string TypeName => "MaxPooling2D";
     /// <inheritdoc/>
     public override string DefaultNameStem => "max_pooling2d";
 
-    /// <inheritdoc/>
-    protected override TensorShape ComputeOutputShape(TensorShape input)
-    {
-        RequireImage(input);
-        if (PoolSize <= 0) throw BuildError($"pool size must be positive, got {PoolSize}");
-        if (Stride <= 0) throw BuildError($"stride must be positive, got {Stride} (input shape {input})");
-        if (Padding == PaddingMode.Explicit) throw BuildError("padding must be 'valid' or 'same'");
-        _g = WindowShapes.Resolve(this, input, PoolSize, PoolSize, Stride, Stride, Padding, 0, 0);
-        return TensorShape.Image(_g.OutputHeight, _g.OutputWidth, input.Channels);
-    }
-
     internal override void Allocate(int maxBatch) => _argmax = new int[maxBatch * OutputShape.Size];
 
     internal override void Forward(ReadOnlySpan<float> x, Span<float> y, int batch, StepContext context)
     {
-        int c = _g.Channels, inSize = InputShape.Size, outSize = OutputShape.Size;
+        int c = Geometry.Channels, inSize = InputShape.Size, outSize = OutputShape.Size;
         for (int s = 0; s < batch; s++)
         {
             int xBase = s * inSize, o = s * outSize;
-            for (int oh = 0; oh < _g.OutputHeight; oh++)
+            for (int oh = 0; oh < Geometry.OutputHeight; oh++)
             {
-                for (int ow = 0; ow < _g.OutputWidth; ow++, o += c)
+                for (int ow = 0; ow < Geometry.OutputWidth; ow++, o += c)
                 {
                     // Window taps in scan order (kh, kw); the first valid tap seeds the maxima.
                     bool first = true;
                     for (int kh = 0; kh < PoolSize; kh++)
                     {
-                        int ih = oh * Stride - _g.PadTop + kh;
-                        if ((uint)ih >= (uint)_g.InputHeight) continue;
+                        int ih = oh * Stride - Geometry.PadTop + kh;
+                        if ((uint)ih >= (uint)Geometry.InputHeight) continue;
                         for (int kw = 0; kw < PoolSize; kw++)
                         {
-                            int iw = ow * Stride - _g.PadLeft + kw;
-                            if ((uint)iw >= (uint)_g.InputWidth) continue;
-                            int tap = xBase + (ih * _g.InputWidth + iw) * c;
+                            int iw = ow * Stride - Geometry.PadLeft + kw;
+                            if ((uint)iw >= (uint)Geometry.InputWidth) continue;
+                            int tap = xBase + (ih * Geometry.InputWidth + iw) * c;
                             if (first) PoolKernels.Seed(x.Slice(tap, c), tap, y.Slice(o, c), _argmax.AsSpan(o, c));
                             else PoolKernels.Update(x.Slice(tap, c), tap, y.Slice(o, c), _argmax.AsSpan(o, c));
                             first = false;
@@ -84,11 +60,4 @@ public sealed class MaxPooling2D : Layer
         int n = batch * OutputShape.Size;
         for (int o = 0; o < n; o++) dx[_argmax[o]] += dy[o];
     }
-
-    internal override IReadOnlyDictionary<string, object?> Config => new Dictionary<string, object?>
-    {
-        ["pool_size"] = new[] { PoolSize, PoolSize },
-        ["strides"] = new[] { Stride, Stride },
-        ["padding"] = WindowShapes.PaddingName(Padding, 0, 0),
-    };
 }

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Distributed.Engine.Models;
 
 namespace Distributed.Engine.Optimizers;
@@ -16,6 +17,9 @@ namespace Distributed.Engine.Optimizers;
 /// </summary>
 public sealed class Sgd
 {
+    // Scratch for the step direction, grown once to the largest segment.
+    private float[] _scratch = [];
+
     /// <summary>Creates the optimiser; throws if an option is out of range.</summary>
     public Sgd(SgdOptions options)
     {
@@ -46,24 +50,24 @@ public sealed class Sgd
         if (gradients.Length != weights.Length || velocity.Length != weights.Length)
             throw new ArgumentException($"weights ({weights.Length}), gradients ({gradients.Length}) and velocity ({velocity.Length}) must have the same length");
         float mu = Options.Momentum, wd = Options.WeightDecay;
-        bool nesterov = Options.Nesterov;
         foreach (var seg in segments)
         {
             var w = weights.Slice(seg.Offset, seg.Length);
             var g = gradients.Slice(seg.Offset, seg.Length);
             var v = velocity.Slice(seg.Offset, seg.Length);
+            if (_scratch.Length < seg.Length) _scratch = new float[seg.Length];
+            var d = _scratch.AsSpan(0, seg.Length);
+            TensorPrimitives.Multiply(g, gradientScale, d);                      // d = s·g
+            if (wd != 0f) TensorPrimitives.MultiplyAdd(w, wd, d, d);             // d += wd·w
             if (mu == 0f)
             {
-                for (int i = 0; i < w.Length; i++) w[i] -= learningRate * (gradientScale * g[i] + wd * w[i]);
+                TensorPrimitives.MultiplyAdd(d, -learningRate, w, w);            // w -= η·d
                 continue;
             }
-            for (int i = 0; i < w.Length; i++)
-            {
-                float d = gradientScale * g[i] + wd * w[i];
-                float vi = mu * v[i] + d;
-                v[i] = vi;
-                w[i] -= learningRate * (nesterov ? d + mu * vi : vi);
-            }
+            TensorPrimitives.MultiplyAdd(v, mu, d, v);                           // v = μ·v + d
+            if (Options.Nesterov) TensorPrimitives.MultiplyAdd(v, mu, d, d);     // d = d + μ·v
+            else v.CopyTo(d);
+            TensorPrimitives.MultiplyAdd(d, -learningRate, w, w);                // w -= η·d
         }
     }
 }

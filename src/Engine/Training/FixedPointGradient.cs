@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Distributed.Engine.Training;
 
@@ -32,6 +34,36 @@ public static class FixedPointGradient
     public static bool Accumulate(ReadOnlySpan<float> gradient, Span<long> accumulator)
     {
         if (gradient.Length != accumulator.Length) throw new ArgumentException("length mismatch");
+        int i = 0;
+        bool ok = true;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            // 16 floats → two vectors of 8 doubles → exact products with 2³² → round half to even → int64.
+            var limit = Vector512.Create(Limit);
+            var scale = Vector512.Create(Scale);
+            ref float g0 = ref MemoryMarshal.GetReference(gradient);
+            ref long a0 = ref MemoryMarshal.GetReference(accumulator);
+            for (; i <= gradient.Length - 16; i += 16)
+            {
+                var g = Vector512.LoadUnsafe(ref g0, (nuint)i);
+                if (!Vector512.LessThanAll(Vector512.Abs(g), limit)) { ok &= AccumulateScalar(gradient.Slice(i, 16), accumulator.Slice(i, 16)); continue; }
+                var (lo, hi) = Vector512.Widen(g);
+                var acc0 = Vector512.LoadUnsafe(ref a0, (nuint)i);
+                var acc1 = Vector512.LoadUnsafe(ref a0, (nuint)(i + 8));
+                if (Vector512.EqualsAny(acc0, Vector512.Create(Invalid)) || Vector512.EqualsAny(acc1, Vector512.Create(Invalid)))
+                {
+                    ok &= AccumulateScalar(gradient.Slice(i, 16), accumulator.Slice(i, 16));
+                    continue;
+                }
+                (acc0 + Vector512.ConvertToInt64(Vector512.Round(lo * scale))).StoreUnsafe(ref a0, (nuint)i);
+                (acc1 + Vector512.ConvertToInt64(Vector512.Round(hi * scale))).StoreUnsafe(ref a0, (nuint)(i + 8));
+            }
+        }
+        return AccumulateScalar(gradient[i..], accumulator[i..]) && ok;
+    }
+
+    private static bool AccumulateScalar(ReadOnlySpan<float> gradient, Span<long> accumulator)
+    {
         bool ok = true;
         for (int i = 0; i < gradient.Length; i++)
         {

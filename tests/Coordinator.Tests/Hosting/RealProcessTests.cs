@@ -42,8 +42,7 @@ public sealed class RealProcessTests : IDisposable
         Assert.True(File.Exists(Path.Combine(_out, "logs", "worker-worker-1.log")));
 
         // The workers were started with --log-dir inside this run's folder: none may survive the run.
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (ProcessesMentioning(_out).Any() && DateTime.UtcNow < deadline) Thread.Sleep(100);
+        SpinWait.SpinUntil(() => !ProcessesMentioning(_out).Any(), TimeSpan.FromSeconds(10));
         Assert.Empty(ProcessesMentioning(_out));
     }
 
