@@ -73,6 +73,8 @@ public static class Program
             var coordinator = ClusterSetup.CoordinatorProxy(system);
             system.ActorOf(WorkerActor.Props(new WorkerSettings(workerId, data.Train, data.Fingerprint, threads, coordinator,
                 TimeSpan.FromSeconds(joinTimeout), exit, throttle)), "worker");
+            // SIGTERM/SIGINT run Akka's coordinated shutdown; the worker then ends too.
+            system.WhenTerminated.ContinueWith(_ => exit.TrySetResult(new WorkerExit(ExitCodes.Failure, "the node was shut down (signal or cluster downing) before the run finished")));
             var result = exit.Task.GetAwaiter().GetResult();
             CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance).Wait(TimeSpan.FromSeconds(10));
             if (result.Code != ExitCodes.Ok) Console.Error.WriteLine($"error: {result.Message}");

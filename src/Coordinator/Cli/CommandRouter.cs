@@ -62,14 +62,14 @@ public static class CommandRouter
         }
         catch (EngineException e)
         {
-            Log.Error(e, "{Command} failed", args[0]);
+            Log.Debug(e, "{Command} failed", args[0]);
             error.WriteLine($"error: {e.Message}");
             if (verbose) error.WriteLine(e);
             return ExitCodes.Failure;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
         {
-            Log.Error(e, "{Command} failed", args[0]);
+            Log.Debug(e, "{Command} failed", args[0]);
             error.WriteLine($"error: {e.Message}" + (verbose ? "" : " (run with --verbose for details)"));
             if (verbose) error.WriteLine(e);
             return ExitCodes.Failure;

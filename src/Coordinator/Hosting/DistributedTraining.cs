@@ -58,6 +58,7 @@ public static class DistributedTraining
         try
         {
             if (c.Workers > 0) workers.Start(c.Workers, seed, data.Directory, c.ThreadsPerWorker, run?.LogDirectory);
+            system.WhenTerminated.ContinueWith(_ => completion.TrySetException(new Engine.EngineException("the coordinator node was shut down (signal or cluster downing) before the run finished")));
             var result = Await(completion.Task, started.Task, workers, c);
             if (result.CheckpointPath is not null) output.WriteLine($"checkpoint: {result.CheckpointPath}");
             if (run is not null) output.WriteLine($"metrics: {run.MetricsPath}");
@@ -76,7 +77,7 @@ public static class DistributedTraining
     private static TrainingCompleted Await(Task<TrainingCompleted> completion, Task started, WorkerProcesses workers, ClusterArguments c)
     {
         var since = DateTime.UtcNow;
-        while (!completion.Wait(TimeSpan.FromMilliseconds(500)))
+        while (!((IAsyncResult)completion).AsyncWaitHandle.WaitOne(TimeSpan.FromMilliseconds(500)))
         {
             if (workers.Processes.Count > 0 && workers.Processes.All(p => p.HasExited))
                 throw new Engine.EngineException($"all {workers.Processes.Count} worker processes exited (codes {string.Join(", ", workers.Processes.Select(p => p.ExitCode))}) before training finished; see the worker logs");

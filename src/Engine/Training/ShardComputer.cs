@@ -19,6 +19,7 @@ public sealed class ShardComputer
     private readonly int[] _labels;
     private readonly float[] _statistics;
     private readonly StepContext _context;
+    private readonly long[] _sum;
 
     /// <summary>Creates the computer for a model, the local dataset and the plan's micro-shard size.</summary>
     public ShardComputer(Sequential model, Dataset data, int microShardSize, ulong seed)
@@ -30,6 +31,7 @@ public sealed class ShardComputer
         _images = new float[microShardSize * model.InputShape.Size];
         _labels = new int[microShardSize];
         _statistics = new float[model.State.Length];
+        _sum = new long[model.Weights.Length];
         _context = new StepContext { Training = true, UpdateRunningStatistics = false, Seed = seed, SampleIndices = new int[microShardSize] };
         model.EnsureCapacity(microShardSize);
     }
@@ -37,11 +39,15 @@ public sealed class ShardComputer
     /// <summary>The model whose weights are used; the caller sets them before computing.</summary>
     public Sequential Model => _model;
 
-    /// <summary>Computes the micro-shards that <paramref name="sampleIndices"/> (dataset indices, batch order) splits into.</summary>
+    /// <summary>
+    /// Computes the micro-shards that <paramref name="sampleIndices"/> (dataset indices, batch order)
+    /// splits into. The result's gradient array is this computer's own buffer, reused by the next call.
+    /// </summary>
     public ShardResult Compute(int epoch, ReadOnlySpan<int> sampleIndices)
     {
         int count = (sampleIndices.Length + _microShard - 1) / _microShard;
-        var sum = new long[_model.Weights.Length];
+        var sum = _sum;
+        Array.Clear(sum);
         var sizes = new int[count];
         var losses = new double[count];
         var correct = new int[count];

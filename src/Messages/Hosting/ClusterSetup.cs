@@ -41,6 +41,10 @@ public static class ClusterSetup
                   hostname = "{{options.Host}}"
                   public-hostname = "{{publicHost}}"
                   port = {{options.Port}}
+                  # Tensors cross as a burst of 256 KiB chunks each iteration: socket buffers of a few
+                  # chunks keep the pipe full on a fast link.
+                  send-buffer-size = 4194304b
+                  receive-buffer-size = 4194304b
                 }
               }
               cluster {
