@@ -14,7 +14,9 @@ public abstract class Layer
     private float[] _gradients = [];
     private float[] _state = [];
     private int[] _paramOffsets = [];
+    private int[] _paramSizes = [];
     private int[] _stateOffsets = [];
+    private int[] _stateSizes = [];
     private string? _name;
 
     /// <summary>Creates a layer; a null name is replaced by a Keras-style one when the model is built.</summary>
@@ -55,10 +57,14 @@ public abstract class Layer
     public virtual IReadOnlyList<ParameterSpec> StateTensors => [];
 
     /// <summary>Number of parameters, trainable or frozen, excluding state.</summary>
-    public int ParameterCount => Parameters.Sum(p => p.Shape.Size);
+    public int ParameterCount => _bound ? _parameterCount : Parameters.Sum(p => p.Shape.Size);
 
     /// <summary>Number of non-trainable state values.</summary>
-    public int StateCount => StateTensors.Sum(p => p.Shape.Size);
+    public int StateCount => _bound ? _stateCount : StateTensors.Sum(p => p.Shape.Size);
+
+    private bool _bound;
+    private int _parameterCount;
+    private int _stateCount;
 
     /// <summary>Multiply-adds for one sample's forward pass.</summary>
     public virtual long MultAdds => 0;
@@ -94,27 +100,33 @@ public abstract class Layer
         _state = state;
         ParameterOffset = parameterOffset;
         StateOffset = stateOffset;
+        // Offsets and sizes are cached here so the hot paths below never rebuild the specs.
         var p = Parameters;
         _paramOffsets = new int[p.Count];
+        _paramSizes = new int[p.Count];
         int o = parameterOffset;
-        for (int i = 0; i < p.Count; i++) { _paramOffsets[i] = o; o += p[i].Shape.Size; }
+        for (int i = 0; i < p.Count; i++) { _paramOffsets[i] = o; _paramSizes[i] = p[i].Shape.Size; o += _paramSizes[i]; }
         var s = StateTensors;
         _stateOffsets = new int[s.Count];
+        _stateSizes = new int[s.Count];
         o = stateOffset;
-        for (int i = 0; i < s.Count; i++) { _stateOffsets[i] = o; o += s[i].Shape.Size; }
+        for (int i = 0; i < s.Count; i++) { _stateOffsets[i] = o; _stateSizes[i] = s[i].Shape.Size; o += _stateSizes[i]; }
+        _parameterCount = _paramSizes.Sum();
+        _stateCount = _stateSizes.Sum();
+        _bound = true;
     }
 
     /// <summary>Sizes the layer's scratch buffers for batches of up to <paramref name="maxBatch"/> samples.</summary>
     internal virtual void Allocate(int maxBatch) { }
 
     /// <summary>Parameter tensor <paramref name="index"/> (in <see cref="Parameters"/> order).</summary>
-    protected Span<float> Weight(int index) => _weights.AsSpan(_paramOffsets[index], Parameters[index].Shape.Size);
+    protected Span<float> Weight(int index) => _weights.AsSpan(_paramOffsets[index], _paramSizes[index]);
 
     /// <summary>Gradient of parameter tensor <paramref name="index"/>.</summary>
-    protected Span<float> Gradient(int index) => _gradients.AsSpan(_paramOffsets[index], Parameters[index].Shape.Size);
+    protected Span<float> Gradient(int index) => _gradients.AsSpan(_paramOffsets[index], _paramSizes[index]);
 
     /// <summary>State tensor <paramref name="index"/> (in <see cref="StateTensors"/> order).</summary>
-    protected Span<float> State(int index) => _state.AsSpan(_stateOffsets[index], StateTensors[index].Shape.Size);
+    protected Span<float> State(int index) => _state.AsSpan(_stateOffsets[index], _stateSizes[index]);
 
     /// <summary>
     /// Forward pass. <paramref name="x"/>: <c>batch × InputShape</c>; <paramref name="y"/>:

@@ -50,8 +50,10 @@ public sealed class Sgd
         if (gradients.Length != weights.Length || velocity.Length != weights.Length)
             throw new ArgumentException($"weights ({weights.Length}), gradients ({gradients.Length}) and velocity ({velocity.Length}) must have the same length");
         float mu = Options.Momentum, wd = Options.WeightDecay;
-        foreach (var seg in segments)
+        // An index loop: foreach over the interface would allocate an enumerator every step.
+        for (int k = 0; k < segments.Count; k++)
         {
+            var seg = segments[k];
             var w = weights.Slice(seg.Offset, seg.Length);
             var g = gradients.Slice(seg.Offset, seg.Length);
             var v = velocity.Slice(seg.Offset, seg.Length);
