@@ -18,7 +18,7 @@ public static class TrainCommand
     public const string Help = """
         Usage: train (--workers N | --single-process) [--model NAME|FILE.json] [--epochs E] [--batch B] [--lr L]
                      [--momentum M] [--nesterov] [--weight-decay D] [--lr-decay X] [--lr-step-epochs K --lr-step-gamma G]
-                     [--validation-split F] [--seed S] [--data-dir DIR] [--out DIR] [--verbose]
+                     [--validation-split F] [--seed S] [--standardize] [--data-dir DIR] [--out DIR] [--verbose]
                cluster:        [--min-workers K] [--max-workers K] [--host H] [--port P] [--public-hostname X]
                                [--seed-node ADDRESS] [--threads-per-worker T] [--micro-shard S] [--worker-timeout SECONDS]
                single process: [--init-from FILE.ckpt] [--freeze-up-to LAYER]
@@ -39,6 +39,8 @@ public static class TrainCommand
           --lr-step-epochs      multiply the rate by --lr-step-gamma every K epochs (default off)
           --validation-split    fraction held out from the end of the training set (default 0.1)
           --seed                seed of initial weights, shuffles and dropout (default 0)
+          --standardize         scale pixels to zero mean and unit deviation (statistics of the training part)
+                                instead of [0, 1]
           --data-dir            folder with the four Fashion-MNIST IDX files
                                 (default: $FASHION_MNIST_DIR, then /usr/share/datasets/fashion-mnist)
           --out                 run folder: metrics.jsonl, checkpoints/ (final.ckpt last), logs/
@@ -66,7 +68,8 @@ public static class TrainCommand
         var run = settings.OutDirectory is null ? null : new RunFolder(settings.OutDirectory);
         Logging.LogSetup.Configure(verbose, run?.LogDirectory);
 
-        var (data, spec, model) = TrainingInputs.Load(settings);
+        var inputs = TrainingInputs.Load(settings);
+        var (data, spec, model) = (inputs.Data, inputs.Spec, inputs.Model);
         model.InitializeWeights(settings.Fit.Seed);
         if (settings.InitFrom is not null)
         {
@@ -85,7 +88,7 @@ public static class TrainCommand
         var trainer = new Trainer(model, new Sgd(settings.Optimizer));
         using var metrics = run is null ? null : new MetricsWriter(run.MetricsPath);
         string specJson = spec.ToJson(indented: false);
-        var description = settings.Describe();
+        var description = settings.Describe().Concat(inputs.InputSettings()).ToDictionary();
         trainer.Fit(data.Train, settings.Fit, epoch =>
         {
             output.WriteLine($"Epoch {epoch.Epoch}/{settings.Fit.Epochs}");

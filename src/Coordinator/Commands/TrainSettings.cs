@@ -15,14 +15,15 @@ public sealed record TrainSettings(
     string? OutDirectory,
     string? InitFrom,
     string? FreezeUpTo,
-    ClusterArguments Cluster)
+    ClusterArguments Cluster,
+    bool Standardize)
 {
     /// <summary>Option names <c>train</c> accepts.</summary>
     public static readonly string[] Names =
     [
         .. ModelArguments.Names, "--single-process", "--epochs", "--batch", "--lr", "--momentum", "--nesterov", "--weight-decay",
         "--lr-decay", "--lr-step-epochs", "--lr-step-gamma", "--validation-split", "--seed", "--data-dir", "--out",
-        "--init-from", "--freeze-up-to", "--verbose", .. ClusterArguments.Names,
+        "--init-from", "--freeze-up-to", "--standardize", "--verbose", .. ClusterArguments.Names,
     ];
 
     /// <summary>Reads and validates the options.</summary>
@@ -48,7 +49,7 @@ public sealed record TrainSettings(
         if (single && cluster.Requested) throw new UsageException("--single-process cannot be combined with --workers, --seed-node or other cluster options");
         if (!single && !cluster.Requested) throw new UsageException("choose --workers N (N worker processes on this machine, or 0 to wait for external workers) or --single-process");
         var settings = new TrainSettings(model, single, fit, sgd,
-            r.String("--data-dir"), r.String("--out"), r.String("--init-from"), r.String("--freeze-up-to"), cluster);
+            r.String("--data-dir"), r.String("--out"), r.String("--init-from"), r.String("--freeze-up-to"), cluster, r.Flag("--standardize"));
         if (!single && (settings.InitFrom is not null || settings.FreezeUpTo is not null))
             throw new UsageException("--init-from and --freeze-up-to work with --single-process only in this build");
         r.Flag("--verbose");

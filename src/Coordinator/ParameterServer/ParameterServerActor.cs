@@ -191,7 +191,13 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
     private void OnSaveCheckpoint(SaveCheckpoint save)
     {
         if (save.RunId != RunId) { Drop(save, "another run"); return; }
-        var checkpoint = Checkpoint.Capture(_model!, _specJson, _velocity, save.Epoch, save.Iteration);
+        var settings = new Dictionary<string, string>
+        {
+            ["run_id"] = RunId,
+            ["input_mean"] = _plan!.InputMean.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+            ["input_std"] = _plan.InputStd.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+        };
+        var checkpoint = Checkpoint.Capture(_model!, _specJson, _velocity, save.Epoch, save.Iteration, settings);
         var replyTo = Sender;
         Task.Run(() =>
         {

@@ -96,6 +96,31 @@ public sealed class Dataset
         return Images.AsSpan(index * size, size);
     }
 
+    /// <summary>
+    /// Mean and standard deviation of the pixel values of the first <paramref name="count"/>
+    /// samples (the training part), accumulated in double in sample order.
+    /// </summary>
+    public (float Mean, float Std) PixelStatistics(int count)
+    {
+        if (count <= 0 || count > Count) throw new ArgumentOutOfRangeException(nameof(count));
+        var pixels = Images.AsSpan(0, count * SampleShape.Size);
+        double sum = 0, sumSq = 0;
+        foreach (float v in pixels) sum += v;
+        double mean = sum / pixels.Length;
+        foreach (float v in pixels) sumSq += (v - mean) * (v - mean);
+        return ((float)mean, (float)Math.Sqrt(sumSq / pixels.Length));
+    }
+
+    /// <summary>Standardises every pixel in place: x = (x − mean) / std. Every node applies the same float operations.</summary>
+    public void Standardize(float mean, float std)
+    {
+        if (!(std > 0f) || !float.IsFinite(mean)) throw new ArgumentOutOfRangeException(nameof(std), $"standardisation needs std > 0 and a finite mean, got mean {mean}, std {std}");
+        float inverse = 1f / std;
+        var images = Images.AsSpan();
+        System.Numerics.Tensors.TensorPrimitives.Subtract(images, mean, images);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(images, inverse, images);
+    }
+
     /// <summary>A copy of the <paramref name="count"/> samples starting at <paramref name="start"/>, with the same classes.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The range is not inside [0, Count).</exception>
     public Dataset Slice(int start, int count)

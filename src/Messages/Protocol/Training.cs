@@ -10,6 +10,7 @@ namespace Distributed.Messages.Protocol;
 /// (fingerprint), the optimiser, the seed and the batch arithmetic. A global batch is split
 /// into micro-shards of <see cref="MicroShardSize"/> samples whose gradient sums are added in
 /// fixed point, so results do not depend on which worker computed which micro-shard.
+/// <see cref="InputMean"/> and <see cref="InputStd"/> standardise the pixels on every node (0 and 1: inputs stay in [0, 1]).
 /// </summary>
 public sealed record RunPlan(
     string RunId,
@@ -27,7 +28,13 @@ public sealed record RunPlan(
     float WeightDecay,
     float LearningRateDecay,
     int StepEpochs,
-    float StepGamma) : IControlMessage;
+    float StepGamma,
+    float InputMean = 0f,
+    float InputStd = 1f) : IControlMessage
+{
+    /// <summary>True when nodes standardise pixels as (x − <see cref="InputMean"/>) / <see cref="InputStd"/>.</summary>
+    public bool Standardizes => InputMean != 0f || InputStd != 1f;
+}
 
 /// <summary>The coordinator tells the parameter server the run and the workers that receive weights.</summary>
 public sealed record StartRun(string RunId, RunPlan Plan, IReadOnlyList<IActorRef> Workers) : IControlMessage;

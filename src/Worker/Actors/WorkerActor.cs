@@ -82,8 +82,15 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
         }
         try
         {
+            var train = _settings.Train;
+            if (_plan.Standardizes)
+            {
+                // A private copy: the loaded data may be shared (in-process clusters, tests).
+                train = train.Slice(0, train.Count);
+                train.Standardize(_plan.InputMean, _plan.InputStd);
+            }
             var model = ModelSpec.Parse(_plan.ModelSpecJson).Build();
-            _computer = new ShardComputer(model, _settings.Train, _plan.MicroShardSize, _plan.Seed);
+            _computer = new ShardComputer(model, train, _plan.MicroShardSize, _plan.Seed);
         }
         catch (Engine.EngineException e)
         {

@@ -46,6 +46,20 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Contains("Ankle boot", evalOutput);
     }
 
+    [Fact]
+    public void Standardised_training_is_reproduced_by_evaluate()
+    {
+        var (exit, output, error) = CliRunner.Run("train", "--single-process", "--model", "seed-simple", "--epochs", "1", "--standardize",
+            "--seed", "4", "--data-dir", CliRunner.SliceDirectory, "--out", _out);
+        Assert.True(exit == 0, error);
+        var checkpoint = Path.Combine(_out, "checkpoints", "final.ckpt");
+        Assert.NotEqual("0", Checkpoint.Load(checkpoint).Header.Settings["input_mean"]);
+        var (evalExit, evalOutput, _) = CliRunner.Run("evaluate", "--checkpoint", checkpoint, "--data-dir", CliRunner.SliceDirectory);
+        Assert.Equal(0, evalExit);
+        string TestLine(string text) => text.Split('\n').Single(l => l.StartsWith("test: ", StringComparison.Ordinal));
+        Assert.Equal(TestLine(output), TestLine(evalOutput));
+    }
+
     [Theory]
     [InlineData("--epochs", "0", "--epochs")]
     [InlineData("--batch", "abc", "--batch")]

@@ -13,19 +13,21 @@ public sealed class EquivalenceTests(ITestOutputHelper output)
 {
     private const int Batch = 32, Iterations = 5;
 
-    private static float[] SingleProcess(string model)
+    private static float[] SingleProcess(string model, float inputMean = 0f, float inputStd = 1f)
     {
         var spec = TestPlans.Spec(model);
         var reference = spec.Build();
         reference.InitializeWeights(7);
         var trainer = new Trainer(reference, new Sgd(TestPlans.Optimizer));
-        trainer.Fit(TestPlans.Data.Train.Slice(0, Batch * Iterations), new FitOptions(BatchSize: Batch, Epochs: 1, ValidationSplit: 0, Seed: 7));
+        var data = TestPlans.Data.Train.Slice(0, Batch * Iterations);
+        if (inputMean != 0f || inputStd != 1f) data.Standardize(inputMean, inputStd);
+        trainer.Fit(data, new FitOptions(BatchSize: Batch, Epochs: 1, ValidationSplit: 0, Seed: 7));
         return reference.Weights;
     }
 
-    private static async Task<float[]> Distributed(string model, double[] throttles)
+    private static async Task<float[]> Distributed(string model, double[] throttles, float inputMean = 0f, float inputStd = 1f)
     {
-        var plan = TestPlans.Plan(model, trainCount: Batch * Iterations, batch: Batch, microShard: 8);
+        var plan = TestPlans.Plan(model, trainCount: Batch * Iterations, batch: Batch, microShard: 8, inputMean: inputMean, inputStd: inputStd);
         using var cluster = InProcessCluster.Start(plan, throttles);
         await cluster.WaitAsync(TimeSpan.FromSeconds(120));
         var epoch = Assert.Single(cluster.Epochs);
@@ -53,6 +55,17 @@ public sealed class EquivalenceTests(ITestOutputHelper output)
             Assert.True(error <= 1e-5, $"weight {i}: single process {expected[i]}, cluster {actual[i]} (relative error {error:E2})");
         }
         output.WriteLine($"{model}, {workers} workers: largest relative difference {worst:E2}");
+    }
+
+    [Fact]
+    public async Task Standardised_inputs_give_the_same_weights_as_single_process_training()
+    {
+        var (mean, std) = TestPlans.Data.Train.PixelStatistics(Batch * Iterations);
+        var expected = SingleProcess("small-cnn", mean, std);
+        var actual = await Distributed("small-cnn", [1.0, 1.0], mean, std);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5 * Math.Max(Math.Abs(expected[i]), 1e-2), $"weight {i}: {expected[i]} vs {actual[i]}");
+        Assert.NotEqual(SingleProcess("small-cnn"), expected);
     }
 
     [Fact]

@@ -28,8 +28,9 @@ internal static class TestPlans
 
     public static readonly SgdOptions Optimizer = new(LearningRate: 0.05f, Momentum: 0.9f, WeightDecay: 5e-4f);
 
-    public static RunPlan Plan(string model, int trainCount, int batch, int microShard, int epochs = 1, ulong seed = 7) => new(
+    public static RunPlan Plan(string model, int trainCount, int batch, int microShard, int epochs = 1, ulong seed = 7,
+        float inputMean = 0f, float inputStd = 1f) => new(
         $"test-{Guid.NewGuid():N}", Spec(model).ToJson(indented: false), Data.Fingerprint, seed, epochs, batch, microShard,
         ValidationSplit: 0, trainCount, Optimizer.LearningRate, Optimizer.Momentum, Optimizer.Nesterov, Optimizer.WeightDecay,
-        Optimizer.Decay, Optimizer.StepEpochs, Optimizer.StepGamma);
+        Optimizer.Decay, Optimizer.StepEpochs, Optimizer.StepGamma, inputMean, inputStd);
 }
