@@ -21,7 +21,7 @@ public static class TrainCommand
                      [--validation-split F] [--seed S] [--standardize] [--data-dir DIR] [--out DIR] [--verbose]
                cluster:        [--min-workers K] [--max-workers K] [--host H] [--port P] [--public-hostname X]
                                [--seed-node ADDRESS] [--threads-per-worker T] [--micro-shard S] [--worker-timeout SECONDS]
-               single process: [--init-from FILE.ckpt] [--freeze-up-to LAYER]
+               single process: [--threads T] [--init-from FILE.ckpt] [--freeze-up-to LAYER]
 
         Trains a model on Fashion-MNIST and prints Keras-style epoch lines, then
         'test: loss=<x> top1=<x> top5=<x>' (fractions).
@@ -52,6 +52,7 @@ public static class TrainCommand
           --threads-per-worker  engine threads of each local worker (default 1)
           --micro-shard         samples per micro-shard, the unit of work and of exact gradient summation (default 16)
           --worker-timeout      seconds to wait for the first workers (default 120)
+          --threads             engine threads of a single-process run (default 1); results do not depend on it
           --init-from           start from a checkpoint's weights (transfer learning: a different head is re-initialised)
           --freeze-up-to        freeze this layer and every layer before it
 
@@ -71,6 +72,7 @@ public static class TrainCommand
         var inputs = TrainingInputs.Load(settings);
         var (data, spec, model) = (inputs.Data, inputs.Spec, inputs.Model);
         model.InitializeWeights(settings.Fit.Seed);
+        model.Threads = settings.Threads;
         if (settings.InitFrom is not null)
         {
             int copied = TransferLearning.InitializeFrom(model, Checkpoint.Load(settings.InitFrom), settings.InitFrom);

@@ -16,14 +16,15 @@ public sealed record TrainSettings(
     string? InitFrom,
     string? FreezeUpTo,
     ClusterArguments Cluster,
-    bool Standardize)
+    bool Standardize,
+    int Threads)
 {
     /// <summary>Option names <c>train</c> accepts.</summary>
     public static readonly string[] Names =
     [
         .. ModelArguments.Names, "--single-process", "--epochs", "--batch", "--lr", "--momentum", "--nesterov", "--weight-decay",
         "--lr-decay", "--lr-step-epochs", "--lr-step-gamma", "--validation-split", "--seed", "--data-dir", "--out",
-        "--init-from", "--freeze-up-to", "--standardize", "--verbose", .. ClusterArguments.Names,
+        "--init-from", "--freeze-up-to", "--standardize", "--threads", "--verbose", .. ClusterArguments.Names,
     ];
 
     /// <summary>Reads and validates the options.</summary>
@@ -49,9 +50,11 @@ public sealed record TrainSettings(
         if (single && cluster.Requested) throw new UsageException("--single-process cannot be combined with --workers, --seed-node or other cluster options");
         if (!single && !cluster.Requested) throw new UsageException("choose --workers N (N worker processes on this machine, or 0 to wait for external workers) or --single-process");
         var settings = new TrainSettings(model, single, fit, sgd,
-            r.String("--data-dir"), r.String("--out"), r.String("--init-from"), r.String("--freeze-up-to"), cluster, r.Flag("--standardize"));
+            r.String("--data-dir"), r.String("--out"), r.String("--init-from"), r.String("--freeze-up-to"), cluster, r.Flag("--standardize"), r.Int("--threads", 1, 1, 256));
         if (!single && (settings.InitFrom is not null || settings.FreezeUpTo is not null))
             throw new UsageException("--init-from and --freeze-up-to work with --single-process only in this build");
+        if (!single && settings.Threads != 1)
+            throw new UsageException("--threads is for --single-process; a cluster's workers take --threads-per-worker");
         r.Flag("--verbose");
         r.EnsureAllConsumed(Names);
         return settings;

@@ -125,7 +125,7 @@ public sealed class Conv2D : Layer
             int n = Math.Min(_chunkSamples, batch - s);
             int rows = n * _g.OutputPixels;
             var a = Patches(x, s, n);
-            Gemm.Multiply(false, false, rows, Filters, k, a, k, kernel, Filters, y.Slice(s * outSize, n * outSize), Filters, accumulate: false);
+            Gemm.Multiply(false, false, rows, Filters, k, a, k, kernel, Filters, y.Slice(s * outSize, n * outSize), Filters, accumulate: false, threads: Threads);
         }
         var all = y.Slice(0, batch * outSize);
         if (UseBias) Simd.AddBiasRows(all, Weight(1), batch * _g.OutputPixels);
@@ -153,7 +153,7 @@ public sealed class Conv2D : Layer
                 int rows = n * _g.OutputPixels;
                 var a = Patches(x, s, n);
                 // dK (K×F) += colsᵀ (K×rows) · dy (rows×F), chunks in sample order.
-                Gemm.Multiply(true, false, k, Filters, rows, a, k, g.Slice(s * outSize, n * outSize), Filters, dKernel, Filters, accumulate: s > 0);
+                Gemm.Multiply(true, false, k, Filters, rows, a, k, g.Slice(s * outSize, n * outSize), Filters, dKernel, Filters, accumulate: s > 0, threads: Threads);
             }
         }
 
@@ -167,12 +167,12 @@ public sealed class Conv2D : Layer
             if (_g.IsPointwise)
             {
                 // dx (rows×C) = dy (rows×F) · Kᵀ (F×C).
-                Gemm.Multiply(false, true, rows, k, Filters, gy, Filters, kernel, Filters, dx.Slice(s * inSize, n * inSize), k, accumulate: false);
+                Gemm.Multiply(false, true, rows, k, Filters, gy, Filters, kernel, Filters, dx.Slice(s * inSize, n * inSize), k, accumulate: false, threads: Threads);
             }
             else
             {
                 var dcols = _cols.AsSpan(0, rows * k);
-                Gemm.Multiply(false, true, rows, k, Filters, gy, Filters, kernel, Filters, dcols, k, accumulate: false);
+                Gemm.Multiply(false, true, rows, k, Filters, gy, Filters, kernel, Filters, dcols, k, accumulate: false, threads: Threads);
                 Im2Col.Fold(dcols, n, _g, dx.Slice(s * inSize, n * inSize));
             }
         }

@@ -66,7 +66,7 @@ public sealed class Dense : Layer
     internal override void Forward(ReadOnlySpan<float> x, Span<float> y, int batch, StepContext context)
     {
         var outSpan = y.Slice(0, batch * Units);
-        Gemm.Multiply(false, false, batch, Units, In, x, In, Weight(0), Units, outSpan, Units, accumulate: false);
+        Gemm.Multiply(false, false, batch, Units, In, x, In, Weight(0), Units, outSpan, Units, accumulate: false, threads: Threads);
         if (UseBias) Simd.AddBiasRows(outSpan, Weight(1), batch);
         Simd.Activate(outSpan, Activation);
     }
@@ -82,13 +82,13 @@ public sealed class Dense : Layer
         if (Trainable)
         {
             // dK (In×Units) = xᵀ (In×N) · dy (N×Units)
-            Gemm.Multiply(true, false, In, Units, batch, x, In, g, Units, Gradient(0), Units, accumulate: false);
+            Gemm.Multiply(true, false, In, Units, batch, x, In, g, Units, Gradient(0), Units, accumulate: false, threads: Threads);
             if (UseBias) Simd.SumRows(g, batch, Gradient(1));
         }
         if (computeInputGradient)
         {
             // dx (N×In) = dy (N×Units) · Kᵀ (Units×In)
-            Gemm.Multiply(false, true, batch, In, Units, g, Units, Weight(0), Units, dx, In, accumulate: false);
+            Gemm.Multiply(false, true, batch, In, Units, g, Units, Weight(0), Units, dx, In, accumulate: false, threads: Threads);
         }
     }
 

@@ -66,6 +66,12 @@ public abstract class Layer
     private int _parameterCount;
     private int _stateCount;
 
+    /// <summary>
+    /// Threads the layer's matrix products may use (set through <see cref="Models.Sequential.Threads"/>).
+    /// Work is split along output rows or columns only, so results do not depend on it.
+    /// </summary>
+    internal int Threads { get; set; } = 1;
+
     /// <summary>Multiply-adds for one sample's forward pass.</summary>
     public virtual long MultAdds => 0;
 

@@ -48,6 +48,23 @@ public sealed class Sequential
         }
     }
 
+    /// <summary>
+    /// Engine threads for the matrix products (default 1). Results are bitwise identical for any
+    /// value: work is split along output rows or columns, never along a summed dimension.
+    /// </summary>
+    public int Threads
+    {
+        get => _threads;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            _threads = value;
+            foreach (var layer in _layers) layer.Threads = value;
+        }
+    }
+
+    private int _threads = 1;
+
     /// <summary>Per-sample input shape, NHWC without the batch.</summary>
     public TensorShape InputShape { get; }
 

@@ -90,6 +90,7 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
                 train.Standardize(_plan.InputMean, _plan.InputStd);
             }
             var model = ModelSpec.Parse(_plan.ModelSpecJson).Build();
+            model.Threads = _settings.Threads;
             _computer = new ShardComputer(model, train, _plan.MicroShardSize, _plan.Seed);
         }
         catch (Engine.EngineException e)
