@@ -21,12 +21,13 @@ namespace Distributed.Messages.Serialization;
 /// encoding and decoding are a header plus one memory copy per array.
 /// </para>
 /// <list type="table">
-/// <listheader><term>manifest</term><description>array layout (version 1)</description></listheader>
-/// <item><term><c>GS</c></term><description>[1, RunId, Iteration, Version, ShardId, WorkerId, FirstMicroShard,
+/// <listheader><term>manifest</term><description>array layout (version 2)</description></listheader>
+/// <item><term><c>GS</c></term><description>[2, RunId, Iteration, Version, ShardId, WorkerId, FirstMicroShard,
 /// MicroShardSizes:bin&lt;i32&gt;, MicroShardLossSums:bin&lt;f64&gt;, MicroShardCorrect:bin&lt;i32&gt;,
-/// GradientFixedPoint:bin&lt;i64&gt;, BatchStatistics:bin&lt;f32&gt;, ComputeMilliseconds]</description></item>
-/// <item><term><c>WU</c>, <c>WS</c></term><description>[1, RunId, Version, Iteration, Weights:bin&lt;f32&gt;, State:bin&lt;f32&gt;]</description></item>
-/// <item><term><c>TC</c></term><description>[1, RunId, TransferId, Index, Count, Manifest, Payload:bin]</description></item>
+/// GradientLow:bin&lt;i32&gt;, GradientExceptionIndices:bin&lt;i32&gt;, GradientExceptionValues:bin&lt;i64&gt;,
+/// BatchStatistics:bin&lt;f32&gt;, ComputeMilliseconds] — the int64 gradient in <see cref="CompactFixedPoint"/> form</description></item>
+/// <item><term><c>WU</c>, <c>WS</c></term><description>[2, RunId, Version, Iteration, Weights:bin&lt;f32&gt;, State:bin&lt;f32&gt;]</description></item>
+/// <item><term><c>TC</c></term><description>[2, RunId, TransferId, Index, Count, Manifest, Payload:bin]</description></item>
 /// </list>
 /// <para>
 /// Decoding treats the bytes as hostile: the reader never recurses (the depth is fixed at one
@@ -52,7 +53,7 @@ public static class TensorCodec
     public const string TensorChunkManifest = "TC";
 
     /// <summary>The format version written as the first array element; decoding rejects any other.</summary>
-    public const byte FormatVersion = 1;
+    public const byte FormatVersion = 2;
 
     /// <summary>Largest accepted numeric array or chunk payload, in bytes (1 GiB, i.e. at most 256 Mi floats).</summary>
     public const int MaxArrayBytes = 1 << 30;
@@ -69,7 +70,7 @@ public static class TensorCodec
     /// <summary>Longest accepted manifest inside a <see cref="TensorChunk"/>, in characters.</summary>
     public const int MaxManifestChars = 8;
 
-    private const int GradientShardFields = 13;
+    private const int GradientShardFields = 15;
     private const int WeightsFields = 6;
     private const int ChunkFields = 7;
 
@@ -169,12 +170,13 @@ public static class TensorCodec
         CheckArray(m.MicroShardCorrect, type, nameof(m.MicroShardCorrect));
         CheckArray(m.GradientFixedPoint, type, nameof(m.GradientFixedPoint));
         CheckArray(m.BatchStatistics, type, nameof(m.BatchStatistics));
+        var (low, exceptionIndices, exceptionValues) = CompactFixedPoint.Split(m.GradientFixedPoint);
 
         long size = 1 + 1
             + StringSize(m.RunId) + IntSize(m.Iteration) + IntSize(m.Version) + IntSize(m.ShardId)
             + StringSize(m.WorkerId) + IntSize(m.FirstMicroShard)
             + BinSize(m.MicroShardSizes) + BinSize(m.MicroShardLossSums) + BinSize(m.MicroShardCorrect)
-            + BinSize(m.GradientFixedPoint) + BinSize(m.BatchStatistics)
+            + BinSize(low) + BinSize(exceptionIndices) + BinSize(exceptionValues) + BinSize(m.BatchStatistics)
             + 9;
         var output = new ExactBufferWriter(CheckedSize(size, type));
         var writer = new MessagePackWriter(output);
@@ -189,7 +191,9 @@ public static class TensorCodec
         WriteBlock<int>(ref writer, m.MicroShardSizes);
         WriteBlock<double>(ref writer, m.MicroShardLossSums);
         WriteBlock<int>(ref writer, m.MicroShardCorrect);
-        WriteBlock<long>(ref writer, m.GradientFixedPoint);
+        WriteBlock<int>(ref writer, low);
+        WriteBlock<int>(ref writer, exceptionIndices);
+        WriteBlock<long>(ref writer, exceptionValues);
         WriteBlock<float>(ref writer, m.BatchStatistics);
         writer.Write(m.ComputeMilliseconds);
         writer.Flush();
@@ -309,7 +313,10 @@ public static class TensorCodec
         int[] sizes = ReadBlock<int>(ref reader, m, "MicroShardSizes");
         double[] lossSums = ReadBlock<double>(ref reader, m, "MicroShardLossSums");
         int[] correct = ReadBlock<int>(ref reader, m, "MicroShardCorrect");
-        long[] gradient = ReadBlock<long>(ref reader, m, "GradientFixedPoint");
+        int[] low = ReadBlock<int>(ref reader, m, "GradientLow");
+        int[] exceptionIndices = ReadBlock<int>(ref reader, m, "GradientExceptionIndices");
+        long[] exceptionValues = ReadBlock<long>(ref reader, m, "GradientExceptionValues");
+        long[] gradient = CompactFixedPoint.Join(low, exceptionIndices, exceptionValues);
         float[] statistics = ReadBlock<float>(ref reader, m, "BatchStatistics");
         double computeMilliseconds = reader.ReadDouble();
         return new GradientShard(runId, iteration, version, shardId, workerId, firstMicroShard,

@@ -12,7 +12,7 @@ public sealed class TensorCodecTests
     private static byte[] Encode(string name) => TensorCodec.ToBytes(WireTestSupport.Samples[name]([]));
 
     /// <summary>A WeightsUpdated written by hand: [header, version, "run-1", 3, 4] followed by <paramref name="tail"/> raw bytes.</summary>
-    private static byte[] Weights(byte[] tail, int fields = 6, byte version = 1)
+    private static byte[] Weights(byte[] tail, int fields = 6, byte version = TensorCodec.FormatVersion)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         var writer = new MessagePackWriter(buffer);
@@ -114,7 +114,7 @@ public sealed class TensorCodecTests
         var hugeString = new System.Buffers.ArrayBufferWriter<byte>();
         var w = new MessagePackWriter(hugeString);
         w.WriteArrayHeader(6);
-        w.Write((byte)1);
+        w.Write(TensorCodec.FormatVersion);
         w.WriteRaw([MessagePackCode.Str32, 0x7F, 0xFF, 0xFF, 0xFF, (byte)'r']);
         w.Flush();
         byte[] str2G = hugeString.WrittenSpan.ToArray();
@@ -142,7 +142,7 @@ public sealed class TensorCodecTests
     public void Structural_violations_are_rejected()
     {
         // Wrong version.
-        Assert.Contains("version 2", Rejects("WU", Weights([MessagePackCode.Bin8, 0, MessagePackCode.Bin8, 0], version: 2)).Message);
+        Assert.Contains("version 9", Rejects("WU", Weights([MessagePackCode.Bin8, 0, MessagePackCode.Bin8, 0], version: 9)).Message);
         // Wrong field count.
         Rejects("WU", Weights([MessagePackCode.Bin8, 0, MessagePackCode.Bin8, 0, 0xC0], fields: 7));
         // Trailing bytes.
@@ -155,7 +155,7 @@ public sealed class TensorCodecTests
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         var w5 = new MessagePackWriter(buffer);
         w5.WriteArrayHeader(6);
-        w5.Write((byte)1);
+        w5.Write(TensorCodec.FormatVersion);
         w5.WriteNil();
         w5.Flush();
         Rejects("WU", buffer.WrittenSpan.ToArray());
@@ -174,7 +174,7 @@ public sealed class TensorCodecTests
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         var writer = new MessagePackWriter(buffer);
         writer.WriteArrayHeader(6);
-        writer.Write((byte)1);
+        writer.Write(TensorCodec.FormatVersion);
         writer.Write(new string('x', TensorCodec.MaxStringChars + 1));
         writer.Flush();
         Assert.Contains("RunId", Rejects("WU", buffer.WrittenSpan.ToArray()).Message);
@@ -182,7 +182,7 @@ public sealed class TensorCodecTests
         var utf8 = new System.Buffers.ArrayBufferWriter<byte>();
         var w = new MessagePackWriter(utf8);
         w.WriteArrayHeader(6);
-        w.Write((byte)1);
+        w.Write(TensorCodec.FormatVersion);
         w.WriteRaw([0xA2, 0xC3, 0x28]); // fixstr(2) with an invalid UTF-8 sequence
         w.Write(1L);
         w.Write(1L);
