@@ -37,10 +37,7 @@ public static class EvaluateCommand
         catch (Engine.EngineException e) { throw new Engine.CheckpointException($"{path}: its model specification is invalid: {e.Message}", e); }
         checkpoint.Restore(model, source: path);
         var test = FashionMnist.Load(dataDir).Test;
-        if (checkpoint.Header.Settings.TryGetValue("input_mean", out var m) && checkpoint.Header.Settings.TryGetValue("input_std", out var sd)
-            && float.TryParse(m, NumberStyles.Float, CultureInfo.InvariantCulture, out float mean)
-            && float.TryParse(sd, NumberStyles.Float, CultureInfo.InvariantCulture, out float std) && (mean != 0f || std != 1f))
-            test.Standardize(mean, std);
+        InputScaling.FromSettings(checkpoint.Header.Settings).Apply(test);
         var predictions = new int[test.Count];
         var result = Evaluation.Run(model, test, 256, predictions);
         output.WriteLine($"checkpoint: {path} (epoch {checkpoint.Header.Epoch}, iteration {checkpoint.Header.Iteration})");

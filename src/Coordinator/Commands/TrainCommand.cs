@@ -90,7 +90,7 @@ public static class TrainCommand
         var trainer = new Trainer(model, new Sgd(settings.Optimizer));
         using var metrics = run is null ? null : new MetricsWriter(run.MetricsPath);
         string specJson = spec.ToJson(indented: false);
-        var description = settings.Describe().Concat(inputs.InputSettings()).ToDictionary();
+        var description = settings.Describe().Concat(inputs.Scaling.ToSettings()).ToDictionary();
         trainer.Fit(data.Train, settings.Fit, epoch =>
         {
             output.WriteLine($"Epoch {epoch.Epoch}/{settings.Fit.Epochs}");

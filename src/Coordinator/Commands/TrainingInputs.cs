@@ -5,14 +5,8 @@ using Distributed.Messages.Hosting;
 namespace Distributed.Coordinator.Commands;
 
 /// <summary>The data and model a <c>train</c> run starts from, checked against each other.</summary>
-public sealed record TrainingInputs(FashionMnistData Data, ModelSpec Spec, Sequential Model, float InputMean, float InputStd)
+public sealed record TrainingInputs(FashionMnistData Data, ModelSpec Spec, Sequential Model, InputScaling Scaling)
 {
-    /// <summary>Checkpoint settings that say how inputs were scaled, so <c>evaluate</c> scales the same way.</summary>
-    public IReadOnlyDictionary<string, string> InputSettings() => new Dictionary<string, string>
-    {
-        ["input_mean"] = InputMean.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
-        ["input_std"] = InputStd.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
-    };
 
     /// <summary>
     /// Loads the dataset (standardised with the training part's pixel mean and deviation when
@@ -27,14 +21,10 @@ public sealed record TrainingInputs(FashionMnistData Data, ModelSpec Spec, Seque
             throw new UsageException($"--model {settings.Model.Model} expects input {model.InputShape} but Fashion-MNIST images are {data.Train.SampleShape}; pass --input 28,28,1");
         if (model.Classes != data.Train.NumClasses)
             throw new UsageException($"--model {settings.Model.Model} predicts {model.Classes} classes but Fashion-MNIST has {data.Train.NumClasses}; pass --classes {data.Train.NumClasses}");
-        float mean = 0f, std = 1f;
-        if (settings.Standardize)
-        {
-            // Statistics of the training part only: validation and test stay unseen.
-            (mean, std) = data.Train.PixelStatistics(settings.Fit.TrainCount(data.Train.Count));
-            data.Train.Standardize(mean, std);
-            data.Test.Standardize(mean, std);
-        }
-        return new TrainingInputs(data, spec, model, mean, std);
+        // Statistics of the training part only: validation and test stay unseen.
+        var scaling = settings.Standardize ? InputScaling.StandardizeWith(data.Train, settings.Fit.TrainCount(data.Train.Count)) : InputScaling.Identity;
+        scaling.Apply(data.Train);
+        scaling.Apply(data.Test);
+        return new TrainingInputs(data, spec, model, scaling);
     }
 }

@@ -56,8 +56,7 @@ public sealed class CoordinatorActor : ReceiveActor
         _plan = settings.Plan;
         _order = new int[_plan.TrainCount];
         _iterationsPerEpoch = EpochOrder.Iterations(_plan.TrainCount, _plan.GlobalBatch);
-        _sgd = new Engine.Optimizers.Sgd(new Engine.Optimizers.SgdOptions(_plan.LearningRate, _plan.Momentum, _plan.Nesterov,
-            _plan.WeightDecay, _plan.LearningRateDecay, _plan.StepEpochs, _plan.StepGamma));
+        _sgd = new Engine.Optimizers.Sgd(_plan.Sgd());
         _validation = settings.Train.Slice(_plan.TrainCount, settings.Train.Count - _plan.TrainCount);
         Become(WaitingForWorkers);
     }

@@ -33,7 +33,7 @@ public static class DistributedTraining
         string runId = $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..6]}";
         var plan = new RunPlan(runId, spec.ToJson(indented: false), data.Fingerprint, fit.Seed, fit.Epochs, fit.BatchSize, c.MicroShard,
             fit.ValidationSplit, fit.TrainCount(data.Train.Count), sgd.LearningRate, sgd.Momentum, sgd.Nesterov, sgd.WeightDecay, sgd.Decay,
-            sgd.StepEpochs, sgd.StepGamma, inputs.InputMean, inputs.InputStd);
+            sgd.StepEpochs, sgd.StepGamma, inputs.Scaling.Mean, inputs.Scaling.Std);
 
         var options = new ClusterOptions(ClusterOptions.CoordinatorRole, c.Host, c.Port, c.PublicHostname, c.SeedNode is null ? [] : [c.SeedNode]);
         using var system = ClusterSetup.Start(options);

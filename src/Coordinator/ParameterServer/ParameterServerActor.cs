@@ -1,9 +1,11 @@
 using Akka.Actor;
 using Akka.Event;
 using Distributed.Engine.Checkpoints;
+using Distributed.Engine.Data;
 using Distributed.Engine.Models;
 using Distributed.Engine.Optimizers;
 using Distributed.Engine.Training;
+using Distributed.Coordinator.Coordination;
 using Distributed.Messages.Protocol;
 using Distributed.Messages.Serialization;
 
@@ -63,7 +65,7 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
         _model = ModelSpec.Parse(_plan.ModelSpecJson).Build();
         _model.InitializeWeights(_plan.Seed);
         _specJson = _plan.ModelSpecJson;
-        _sgd = new Sgd(new SgdOptions(_plan.LearningRate, _plan.Momentum, _plan.Nesterov, _plan.WeightDecay, _plan.LearningRateDecay, _plan.StepEpochs, _plan.StepGamma));
+        _sgd = new Sgd(_plan.Sgd());
         _velocity = new float[_model.Weights.Length];
         _gradient = new float[_model.Weights.Length];
         _pooled = new float[_model.State.Length];
@@ -191,12 +193,7 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
     private void OnSaveCheckpoint(SaveCheckpoint save)
     {
         if (save.RunId != RunId) { Drop(save, "another run"); return; }
-        var settings = new Dictionary<string, string>
-        {
-            ["run_id"] = RunId,
-            ["input_mean"] = _plan!.InputMean.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
-            ["input_std"] = _plan.InputStd.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
-        };
+        var settings = new InputScaling(_plan!.InputMean, _plan.InputStd).ToSettings().Append(new("run_id", RunId)).ToDictionary();
         var checkpoint = Checkpoint.Capture(_model!, _specJson, _velocity, save.Epoch, save.Iteration, settings);
         var replyTo = Sender;
         Task.Run(() =>

@@ -118,7 +118,7 @@ public sealed class Conv2D : Layer
 
     internal override void Forward(ReadOnlySpan<float> x, Span<float> y, int batch, StepContext context)
     {
-        int k = _g.PatchSize, inSize = InputShape.Size, outSize = OutputShape.Size;
+        int k = _g.PatchSize, outSize = OutputShape.Size;
         ReadOnlySpan<float> kernel = Weight(0);
         for (int s = 0; s < batch; s += _chunkSamples)
         {

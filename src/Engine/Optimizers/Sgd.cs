@@ -67,9 +67,12 @@ public sealed class Sgd
                 continue;
             }
             TensorPrimitives.MultiplyAdd(v, mu, d, v);                           // v = μ·v + d
-            if (Options.Nesterov) TensorPrimitives.MultiplyAdd(v, mu, d, d);     // d = d + μ·v
-            else v.CopyTo(d);
-            TensorPrimitives.MultiplyAdd(d, -learningRate, w, w);                // w -= η·d
+            if (Options.Nesterov)
+            {
+                TensorPrimitives.MultiplyAdd(v, mu, d, d);                       // d = d + μ·v
+                TensorPrimitives.MultiplyAdd(d, -learningRate, w, w);            // w -= η·d
+            }
+            else TensorPrimitives.MultiplyAdd(v, -learningRate, w, w);           // w -= η·v
         }
     }
 }

@@ -17,7 +17,6 @@ public sealed class ShardComputer
     private readonly int _microShard;
     private readonly float[] _images;
     private readonly int[] _labels;
-    private readonly float[] _statistics;
     private readonly StepContext _context;
     private readonly long[] _sum;
 
@@ -30,7 +29,6 @@ public sealed class ShardComputer
         _microShard = microShardSize;
         _images = new float[microShardSize * model.InputShape.Size];
         _labels = new int[microShardSize];
-        _statistics = new float[model.State.Length];
         _sum = new long[model.Weights.Length];
         _context = new StepContext { Training = true, UpdateRunningStatistics = false, Seed = seed, SampleIndices = new int[microShardSize] };
         model.EnsureCapacity(microShardSize);
@@ -51,8 +49,8 @@ public sealed class ShardComputer
         var sizes = new int[count];
         var losses = new double[count];
         var correct = new int[count];
-        var stats = new float[count * _statistics.Length];
-        bool valid = true;
+        int stateLength = _model.State.Length;
+        var stats = new float[count * stateLength];
         _context.Epoch = epoch;
         for (int k = 0; k < count; k++)
         {
@@ -62,13 +60,12 @@ public sealed class ShardComputer
             _data.Gather(indices, _images, _labels);
             indices.CopyTo(_context.SampleIndices);
             var (loss, hits) = _model.ComputeGradients(_images, _labels, n, _context, 1f);
-            valid &= FixedPointGradient.Accumulate(_model.Gradients, sum);
-            valid &= double.IsFinite(loss);
+            FixedPointGradient.Accumulate(_model.Gradients, sum);
             sizes[k] = n;
             losses[k] = loss;
             correct[k] = hits;
-            _model.CopyBatchStatistics(stats.AsSpan(k * _statistics.Length, _statistics.Length));
+            _model.CopyBatchStatistics(stats.AsSpan(k * stateLength, stateLength));
         }
-        return new ShardResult(sum, sizes, losses, correct, stats, valid);
+        return new ShardResult(sum, sizes, losses, correct, stats);
     }
 }

@@ -30,11 +30,7 @@ public sealed record RunPlan(
     int StepEpochs,
     float StepGamma,
     float InputMean = 0f,
-    float InputStd = 1f) : IControlMessage
-{
-    /// <summary>True when nodes standardise pixels as (x − <see cref="InputMean"/>) / <see cref="InputStd"/>.</summary>
-    public bool Standardizes => InputMean != 0f || InputStd != 1f;
-}
+    float InputStd = 1f) : IControlMessage;
 
 /// <summary>The coordinator tells the parameter server the run and the workers that receive weights.</summary>
 public sealed record StartRun(string RunId, RunPlan Plan, IReadOnlyList<IActorRef> Workers) : IControlMessage;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
+using Distributed.Engine.Data;
 using Distributed.Engine.Models;
 using Distributed.Engine.Training;
 using Distributed.Messages.Hosting;
@@ -82,13 +83,10 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
         }
         try
         {
-            var train = _settings.Train;
-            if (_plan.Standardizes)
-            {
-                // A private copy: the loaded data may be shared (in-process clusters, tests).
-                train = train.Slice(0, train.Count);
-                train.Standardize(_plan.InputMean, _plan.InputStd);
-            }
+            var scaling = new InputScaling(_plan.InputMean, _plan.InputStd);
+            // A private copy when scaling: the loaded data may be shared (in-process clusters, tests).
+            var train = scaling.IsIdentity ? _settings.Train : _settings.Train.Slice(0, _settings.Train.Count);
+            scaling.Apply(train);
             var model = ModelSpec.Parse(_plan.ModelSpecJson).Build();
             model.Threads = _settings.Threads;
             _computer = new ShardComputer(model, train, _plan.MicroShardSize, _plan.Seed);
