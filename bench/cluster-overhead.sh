@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Cluster overhead: training images/s of the single-process engine against the cluster with
-# 1 and 2 local workers (one engine thread each), same model, batch and data, one epoch each.
-# Prints one line per configuration, taken from the epoch row of metrics.jsonl.
+# Cluster overhead, side by side in one run: training images/s of the single-process engine
+# (1 and 2 threads), the cluster with 1 and 2 local workers (one engine thread each; 2 workers
+# also with tensors over Akka.Remote chunks instead of the tensor link), and PyTorch DDP
+# (gloo, 2 processes x 1 thread) on the same model, batch and data. One epoch each; prints one
+# line per configuration (from the epoch row of metrics.jsonl) plus the parameter server's
+# per-iteration time split.
 #
 #   bench/cluster-overhead.sh MODEL DATA_DIR [EPOCHS]
 #   bench/cluster-overhead.sh keras-mnist-cnn /usr/share/datasets/fashion-mnist
@@ -19,11 +22,19 @@ run() {
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if '"kind": "epoch"' in l or '"kind":"epoch"' in l]
 last = rows[-1]
-print(f"{sys.argv[2]:<16} images_per_sec={last['images_per_sec']:.0f} seconds={last['seconds']:.1f} samples={last['samples']}")
+print(f"{sys.argv[2]:<22} images_per_sec={last['images_per_sec']:.0f} seconds={last['seconds']:.1f} samples={last['samples']}")
 PY
   grep -h "per iteration" "$out/$name/logs/coordinator.log" 2>/dev/null | tail -1 | sed 's/.*: per iteration/  per iteration/; s/ {.*//' || true
 }
-run single-process --single-process
+run single-process-1t --single-process
+run single-process-2t --single-process --threads 2
 run workers-1 --workers 1
 run workers-2 --workers 2
+run workers-2-akka-chunks --workers 2 --no-tensor-link
+if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import torch" 2>/dev/null; then
+  printf '%-22s ' "pytorch-ddp-2x1"
+  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=4294967296 \
+    /usr/bin/python3 bench/peers/pytorch_ddp.py --model "$model" --processes 2 --threads 1 --batch 128 \
+    --iterations 80 --data-dir "$data" | tail -1
+fi
 rm -rf "$out"

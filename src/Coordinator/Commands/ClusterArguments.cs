@@ -17,13 +17,15 @@ public sealed record ClusterArguments(
     string? SeedNode,
     int ThreadsPerWorker,
     int MicroShard,
-    int WorkerTimeoutSeconds)
+    int WorkerTimeoutSeconds,
+    bool TensorLink,
+    int TensorPort)
 {
     /// <summary>Option names.</summary>
     public static readonly string[] Names =
     [
         "--workers", "--min-workers", "--max-workers", "--host", "--port", "--public-hostname", "--seed-node",
-        "--threads-per-worker", "--micro-shard", "--worker-timeout",
+        "--threads-per-worker", "--micro-shard", "--worker-timeout", "--tensor-port", "--no-tensor-link",
     ];
 
     /// <summary>Reads and validates the options against the global batch size.</summary>
@@ -49,6 +51,11 @@ public sealed record ClusterArguments(
         if (requested && batch < needed)
             throw new UsageException($"--batch {batch} is smaller than the {needed} workers: every worker needs at least one sample per iteration; raise --batch or lower --workers/--min-workers");
         int timeout = r.Int("--worker-timeout", 120, 1, 86_400);
-        return new ClusterArguments(requested, workers, minWorkers, maxWorkers, host, port, publicHost, seed, threads, micro, timeout);
+        bool link = !r.Flag("--no-tensor-link");
+        // Local workers: any free port. External workers: a fixed, predictable port to open in a firewall.
+        int tensorPort = r.Int("--tensor-port", workers > 0 || port == 0 ? 0 : Math.Min(port + 100, 65535), 0, 65535);
+        if (tensorPort != 0 && tensorPort == port)
+            throw new UsageException($"--tensor-port {tensorPort} is the Akka.Remote --port; pick another port (default --port + 100)");
+        return new ClusterArguments(requested, workers, minWorkers, maxWorkers, host, port, publicHost, seed, threads, micro, timeout, link, tensorPort);
     }
 }

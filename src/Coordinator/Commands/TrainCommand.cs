@@ -21,6 +21,7 @@ public static class TrainCommand
                      [--validation-split F] [--seed S] [--standardize] [--data-dir DIR] [--out DIR] [--verbose]
                cluster:        [--min-workers K] [--max-workers K] [--host H] [--port P] [--public-hostname X]
                                [--seed-node ADDRESS] [--threads-per-worker T] [--micro-shard S] [--worker-timeout SECONDS]
+                               [--tensor-port P] [--no-tensor-link]
                single process: [--threads T] [--init-from FILE.ckpt] [--freeze-up-to LAYER]
 
         Trains a model on Fashion-MNIST and prints Keras-style epoch lines, then
@@ -52,6 +53,10 @@ public static class TrainCommand
           --threads-per-worker  engine threads of each local worker (default 1)
           --micro-shard         samples per micro-shard, the unit of work and of exact gradient summation (default 16)
           --worker-timeout      seconds to wait for the first workers (default 120)
+          --tensor-port         TCP port on which the parameter server takes workers' tensor links (weights and
+                                gradients; default: any free port with --workers N, else --port + 100)
+          --no-tensor-link      send tensors over Akka.Remote in 256 KiB chunks only (slower; for networks that
+                                allow a single port)
           --threads             engine threads of a single-process run (default 1); results do not depend on it
           --init-from           start from a checkpoint's weights (transfer learning: a different head is re-initialised)
           --freeze-up-to        freeze this layer and every layer before it

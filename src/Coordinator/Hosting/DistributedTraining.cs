@@ -35,7 +35,8 @@ public static class DistributedTraining
             fit.ValidationSplit, fit.TrainCount(data.Train.Count), sgd.LearningRate, sgd.Momentum, sgd.Nesterov, sgd.WeightDecay, sgd.Decay,
             sgd.StepEpochs, sgd.StepGamma, inputs.Scaling.Mean, inputs.Scaling.Std);
 
-        var options = new ClusterOptions(ClusterOptions.CoordinatorRole, c.Host, c.Port, c.PublicHostname, c.SeedNode is null ? [] : [c.SeedNode]);
+        var options = new ClusterOptions(ClusterOptions.CoordinatorRole, c.Host, c.Port, c.PublicHostname, c.SeedNode is null ? [] : [c.SeedNode],
+            c.TensorLink, c.TensorPort);
         using var system = ClusterSetup.Start(options);
         var cluster = Akka.Cluster.Cluster.Get(system);
         if (c.SeedNode is null) cluster.Join(cluster.SelfAddress);
@@ -50,6 +51,7 @@ public static class DistributedTraining
         var parameterServer = ClusterSetup.ParameterServerProxy(system);
         var coordinatorSettings = new CoordinatorSettings(plan, data.Train, data.Test, c.MinWorkers, c.MaxWorkers, run?.CheckpointDirectory, reporter, parameterServer);
         ClusterSetup.StartSingleton(system, ClusterSetup.CoordinatorName, CoordinatorActor.Props(coordinatorSettings));
+        var latencyProbe = system.ActorOf(RemoteLatencyProbe.Props(), "latency-probe");
 
         int trainCount = plan.TrainCount;
         output.WriteLine($"Run {runId}: train on {trainCount} samples, validate on {data.Train.Count - trainCount}, test on {data.Test.Count}; " +
@@ -61,6 +63,7 @@ public static class DistributedTraining
             if (c.Workers > 0) workers.Start(c.Workers, seed, data.Directory, c.ThreadsPerWorker, run?.LogDirectory);
             system.WhenTerminated.ContinueWith(_ => completion.TrySetException(new Engine.EngineException("the coordinator node was shut down (signal or cluster downing) before the run finished")));
             var result = Await(completion.Task, started.Task, workers, c);
+            latencyProbe.GracefulStop(TimeSpan.FromSeconds(2)).Wait(TimeSpan.FromSeconds(3));
             if (result.CheckpointPath is not null) output.WriteLine($"checkpoint: {result.CheckpointPath}");
             if (run is not null) output.WriteLine($"metrics: {run.MetricsPath}");
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"test: loss={result.Test.Loss:F4} top1={result.Test.Top1:F4} top5={result.Test.Top5:F4}"));

@@ -8,6 +8,7 @@ using Distributed.Engine.Training;
 using Distributed.Coordinator.Coordination;
 using Distributed.Messages.Protocol;
 using Distributed.Messages.Serialization;
+using Distributed.Messages.Transport;
 
 namespace Distributed.Coordinator.ParameterServer;
 
@@ -22,6 +23,7 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly TensorAssembler _assembler = new();
+    private TensorLinkServer? _link;
     private RunPlan? _plan;
     private Sequential? _model;
     private string _specJson = "";
@@ -76,6 +78,7 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
         _version = 0;
         _log.Info("Run {RunId}: parameter server initialised {Parameters} parameters, broadcasting version 0 to {Workers} workers",
             RunId, _model.Weights.Length, _workers.Count);
+        StartLink();
         Broadcast(_workers);
         Sender.Tell(new RunStarted(RunId, _version, _model.Weights.Length));
         Become(Running);
@@ -98,8 +101,11 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
     {
         if (changed.RunId != RunId) { Drop(changed, "another run"); return; }
         var added = changed.Workers.Where(w => !_workers.Contains(w)).ToList();
+        foreach (var gone in _workers.Where(w => !changed.Workers.Contains(w))) _link?.Forget(gone);
         _workers = [.. changed.Workers];
-        if (added.Count > 0) Broadcast(added);
+        if (added.Count == 0) return;
+        OfferLink(added);
+        Broadcast(added);
     }
 
     private void OnBeginStep(BeginStep step)
@@ -182,13 +188,48 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
             _log.Info("Run {RunId}: {Summary}", RunId, summary);
     }
 
+    private void StartLink()
+    {
+        var settings = TensorLinkSettings.From(Context.System.Settings.Config);
+        if (settings is null) return;
+        // A gradient shard is at most 12 bytes per parameter (int32 plus a 64-bit exception) and 4 per state value.
+        long maxBody = Math.Min(TensorCodec.MaxMessageBytes, 16L * (_model!.Weights.Length + _model.State.Length) + (1 << 20));
+        try
+        {
+            _link = TensorLinkServer.Start(settings.BindHost, settings.Port, settings.PublicHost, RunId, Self, _log, maxBody);
+            _log.Info("Run {RunId}: tensor link listening on {Host}:{Port}", RunId, settings.BindHost, _link.Port);
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            _log.Warning("Run {RunId}: cannot listen for tensor links on {Host}:{Port} ({Reason}); tensors go over Akka.Remote", RunId, settings.BindHost, settings.Port, e.Message);
+            return;
+        }
+        OfferLink(_workers);
+    }
+
+    private void OfferLink(IEnumerable<IActorRef> workers)
+    {
+        if (_link is null) return;
+        foreach (var worker in workers) worker.Tell(_link.Offer(worker), Self);
+    }
+
     private void Broadcast(IReadOnlyList<IActorRef> targets)
     {
         if (targets.Count == 0) return;
-        var chunks = TensorChunker.Split(new WeightsUpdated(RunId, _version, _lastIteration, _model!.Weights, _model.State), ++_transferId);
+        var update = new WeightsUpdated(RunId, _version, _lastIteration, _model!.Weights, _model.State);
+        // Encoded now, once for every worker: the weights change again at the next step.
+        byte[] encoded = TensorCodec.ToBytes(update);
+        IReadOnlyList<TensorChunk>? chunks = null;
         foreach (var worker in targets)
+        {
+            if (_link is not null && _link.TrySend(worker, TensorLinkFrame.WeightsUpdatedKind, encoded)) continue;
+            chunks ??= TensorChunker.Split(update, ++_transferId, encoded);
             foreach (var chunk in chunks) worker.Tell(chunk, Self);
+        }
     }
+
+    /// <inheritdoc/>
+    protected override void PostStop() => _link?.Dispose();
 
     private void OnSaveCheckpoint(SaveCheckpoint save)
     {

@@ -8,7 +8,10 @@ namespace Distributed.Messages.Hosting;
 /// <param name="Port">Port to bind; 0 picks a free one.</param>
 /// <param name="PublicHostname">Address other nodes use to reach this one (defaults to <paramref name="Host"/>).</param>
 /// <param name="SeedNodes">Cluster seed addresses (akka.tcp://distributed@host:port); empty means this node founds the cluster.</param>
-public sealed record ClusterOptions(string Role, string Host, int Port, string? PublicHostname, IReadOnlyList<string> SeedNodes)
+/// <param name="TensorLink">Whether a parameter server on this node offers workers a tensor link (see <see cref="Transport.TensorLinkServer"/>).</param>
+/// <param name="TensorPort">TCP port of the tensor-link listener on a coordinator node; 0 picks a free one.</param>
+public sealed record ClusterOptions(string Role, string Host, int Port, string? PublicHostname, IReadOnlyList<string> SeedNodes,
+    bool TensorLink = true, int TensorPort = 0)
 {
     /// <summary>The actor system name every node uses.</summary>
     public const string SystemName = "distributed";

@@ -64,6 +64,12 @@ public static class ClusterSetup
               }
               coordinated-shutdown.exit-clr = off
             }
+            distributed.tensor-link {
+              enabled = {{(options.TensorLink ? "on" : "off")}}
+              hostname = "{{options.Host}}"
+              public-hostname = "{{publicHost}}"
+              port = {{options.TensorPort}}
+            }
             """;
         return ConfigurationFactory.ParseString(hocon).WithFallback(SerializationConfig.Hocon);
     }

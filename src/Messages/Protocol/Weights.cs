@@ -23,3 +23,15 @@ public sealed record CheckpointSaved(string RunId, string Path, string? Error) :
 /// queued behind it; pieces of <c>ChunkBytes</c> keep each frame short.
 /// </summary>
 public sealed record TensorChunk(string RunId, long TransferId, int Index, int Count, string Manifest, byte[] Payload) : ITensorMessage;
+
+/// <summary>
+/// Parameter server → Worker: connect a tensor link (a plain TCP connection for weights and
+/// gradients, beside Akka.Remote) to <paramref name="Host"/>:<paramref name="Port"/> and present
+/// <paramref name="Token"/>. Until the link is up, and if it cannot be made, tensors travel over
+/// Akka.Remote as chunks.
+/// </summary>
+/// <param name="RunId">The run.</param>
+/// <param name="Host">Host name or address of the parameter server's node.</param>
+/// <param name="Port">TCP port of its tensor-link listener.</param>
+/// <param name="Token">Base64 of 32 random bytes, proving to the listener which worker connects.</param>
+public sealed record TensorLinkOffered(string RunId, string Host, int Port, string Token) : IControlMessage;

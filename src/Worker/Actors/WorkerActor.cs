@@ -7,6 +7,7 @@ using Distributed.Engine.Training;
 using Distributed.Messages.Hosting;
 using Distributed.Messages.Protocol;
 using Distributed.Messages.Serialization;
+using Distributed.Messages.Transport;
 
 namespace Distributed.Worker.Actors;
 
@@ -27,9 +28,13 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
     private IActorRef _parameterServer = ActorRefs.Nobody;
     private long _version = -1;
     private long _transferId;
+    private TensorLinkClient? _link;
+    private int _linkGeneration;
 
     private sealed record Computed(ComputeGradients Request, ShardResult Result, double Milliseconds);
     private sealed record Failed(ComputeGradients Request, Exception Error);
+    private sealed record LinkUp(int Generation, TensorLinkClient Client);
+    private sealed record LinkDown(int Generation, string? Reason);
     private sealed class RegisterTick { public static readonly RegisterTick Instance = new(); }
     private sealed class JoinTimedOut { public static readonly JoinTimedOut Instance = new(); }
 
@@ -110,6 +115,9 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
         Receive<TensorChunk>(OnChunk);
         Receive<WeightsUpdated>(OnWeights);
         Receive<ComputeGradients>(OnCompute);
+        Receive<TensorLinkOffered>(OnLinkOffered);
+        Receive<LinkUp>(OnLinkUp);
+        Receive<LinkDown>(OnLinkDown);
         Receive<RunFinished>(f => Exit(f.Success ? ExitCodes.Ok : ExitCodes.Failure, $"run {f.RunId} finished: {f.Summary}"));
         ReceiveAny(m => _log.Warning("Worker {Worker} dropped {Message}", _settings.WorkerId, m.GetType().Name));
     }
@@ -121,6 +129,40 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
         if (result.Status == AssemblyStatus.Complete) Self.Forward(result.Message!);
         else if (result.Status == AssemblyStatus.Rejected)
             _log.Warning("Worker {Worker} rejected a malformed transfer from {Sender}: {Reason}", _settings.WorkerId, Sender.Path, result.Error);
+    }
+
+    private void OnLinkOffered(TensorLinkOffered offer)
+    {
+        if (offer.RunId != RunId) { _log.Warning("Worker {Worker} dropped a tensor link offer of run {Other}", _settings.WorkerId, offer.RunId); return; }
+        _link?.Dispose();
+        _link = null;
+        int generation = ++_linkGeneration;
+        var self = Self;
+        var model = _computer!.Model;
+        // A weight broadcast is 4 bytes per parameter and state value; leave room for the envelope.
+        long maxBody = 8L * (model.Weights.Length + model.State.Length) + (1 << 20);
+        TensorLinkClient.ConnectAsync(offer, self, Sender, maxBody, reason => self.Tell(new LinkDown(generation, reason)), TimeSpan.FromSeconds(10))
+            .ContinueWith(t => t.IsCompletedSuccessfully
+                ? (object)new LinkUp(generation, t.Result)
+                : new LinkDown(generation, $"cannot connect to {offer.Host}:{offer.Port}: {t.Exception?.GetBaseException().Message ?? "timed out"}"),
+                TaskScheduler.Default)
+            .PipeTo(self);
+    }
+
+    private void OnLinkUp(LinkUp up)
+    {
+        if (up.Generation != _linkGeneration) { up.Client.Dispose(); return; }
+        _link = up.Client;
+        _log.Info("Worker {Worker}: tensor link to the parameter server is up", _settings.WorkerId);
+    }
+
+    private void OnLinkDown(LinkDown down)
+    {
+        if (down.Generation != _linkGeneration) return;
+        _link?.Dispose();
+        _link = null;
+        if (down.Reason is not null)
+            _log.Warning("Worker {Worker}: tensor link unavailable ({Reason}); tensors go over Akka.Remote", _settings.WorkerId, down.Reason);
     }
 
     private void OnWeights(WeightsUpdated weights)
@@ -173,7 +215,8 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
             var r = done.Result;
             var shard = new GradientShard(RunId, done.Request.Iteration, done.Request.Version, done.Request.ShardId, _settings.WorkerId,
                 done.Request.FirstMicroShard, r.MicroShardSizes, r.LossSums, r.Correct, r.GradientFixedPoint, r.BatchStatistics, done.Milliseconds);
-            foreach (var chunk in TensorChunker.Split(shard, ++_transferId)) _parameterServer.Tell(chunk, Self);
+            if (_link is not { IsOpen: true } || !_link.TrySend(shard))
+                foreach (var chunk in TensorChunker.Split(shard, ++_transferId)) _parameterServer.Tell(chunk, Self);
             Become(Ready);
             Stash.UnstashAll();
         });
@@ -186,6 +229,9 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
         Receive<RunFinished>(f => Exit(f.Success ? ExitCodes.Ok : ExitCodes.Failure, $"run {f.RunId} finished: {f.Summary}"));
         ReceiveAny(_ => Stash.Stash());
     }
+
+    /// <inheritdoc/>
+    protected override void PostStop() => _link?.Dispose();
 
     private void Exit(int code, string message)
     {

@@ -84,6 +84,8 @@ public sealed class RealProcessTests : IDisposable
     [InlineData("--workers", "2", "--seed-node", "localhost:4053", "--seed-node")]
     [InlineData("--workers", "-1", "--epochs", "1", "--workers")]
     [InlineData("--workers", "2", "--single-process", "", "--single-process")]
+    [InlineData("--workers", "0", "--tensor-port", "4053", "--tensor-port 4053 is the Akka.Remote --port")]
+    [InlineData("--workers", "2", "--tensor-port", "70000", "--tensor-port")]
     public void Invalid_cluster_flags_exit_with_code_2_before_anything_starts(string o1, string v1, string o2, string v2, string named)
     {
         var args = new List<string> { "train", o1, v1, o2 };

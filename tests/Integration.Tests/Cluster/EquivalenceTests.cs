@@ -25,13 +25,15 @@ public sealed class EquivalenceTests(ITestOutputHelper output)
         return reference.Weights;
     }
 
-    private static async Task<float[]> Distributed(string model, double[] throttles, float inputMean = 0f, float inputStd = 1f)
+    private static async Task<float[]> Distributed(string model, double[] throttles, float inputMean = 0f, float inputStd = 1f, bool tensorLink = true)
     {
         var plan = TestPlans.Plan(model, trainCount: Batch * Iterations, batch: Batch, microShard: 8, inputMean: inputMean, inputStd: inputStd);
-        using var cluster = InProcessCluster.Start(plan, throttles);
+        using var cluster = InProcessCluster.Start(plan, throttles, tensorLink: tensorLink);
         await cluster.WaitAsync(TimeSpan.FromSeconds(120));
         var epoch = Assert.Single(cluster.Epochs);
         Assert.Equal(Batch * Iterations, epoch.Metrics.Samples);
+        int linked = cluster.LinkEvents.Count(e => e.Contains("connected from", StringComparison.Ordinal));
+        Assert.Equal(tensorLink ? throttles.Length : 0, linked);
         return (await cluster.WeightsAsync()).Weights;
     }
 
@@ -66,6 +68,14 @@ public sealed class EquivalenceTests(ITestOutputHelper output)
         for (int i = 0; i < expected.Length; i++)
             Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5 * Math.Max(Math.Abs(expected[i]), 1e-2), $"weight {i}: {expected[i]} vs {actual[i]}");
         Assert.NotEqual(SingleProcess("small-cnn"), expected);
+    }
+
+    [Fact]
+    public async Task Tensors_over_akka_remote_chunks_give_the_same_weights_as_over_the_tensor_link()
+    {
+        var linked = await Distributed("small-cnn", [1.0, 1.0]);
+        var chunked = await Distributed("small-cnn", [1.0, 1.0], tensorLink: false);
+        Assert.Equal(linked, chunked);
     }
 
     [Fact]

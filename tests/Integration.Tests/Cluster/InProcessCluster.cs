@@ -30,16 +30,25 @@ internal sealed class InProcessCluster : IDisposable
 
     public Task<TrainingCompleted> Completion => _completion.Task;
 
+    /// <summary>The coordinator node's log lines about tensor links.</summary>
+    public ConcurrentQueue<string> LinkEvents { get; } = new();
+
     public IEnumerable<EpochEnded> Epochs => Reports.OfType<EpochEnded>();
 
     public IEnumerable<RunEvent> Events => Reports.OfType<RunEvent>();
 
     /// <summary>Starts the coordinator node and one worker node per throttle factor (1 = full speed).</summary>
-    public static InProcessCluster Start(RunPlan plan, IReadOnlyList<double> throttles, Func<ActorSystem, IActorRef, Props>? extraWorker = null)
+    /// <param name="plan">The run plan.</param>
+    /// <param name="throttles">One worker node per entry, slowed by that factor.</param>
+    /// <param name="extraWorker">An additional (misbehaving) worker actor.</param>
+    /// <param name="tensorLink">Whether the parameter server offers tensor links; if not, tensors travel over Akka.Remote as chunks.</param>
+    public static InProcessCluster Start(RunPlan plan, IReadOnlyList<double> throttles, Func<ActorSystem, IActorRef, Props>? extraWorker = null, bool tensorLink = true)
     {
         var cluster = new InProcessCluster { Plan = plan };
-        var coordinator = ClusterSetup.Start(new ClusterOptions(ClusterOptions.CoordinatorRole, "127.0.0.1", 0, null, []));
+        var coordinator = ClusterSetup.Start(new ClusterOptions(ClusterOptions.CoordinatorRole, "127.0.0.1", 0, null, [], TensorLink: tensorLink));
         cluster._systems.Add(coordinator);
+        var linkLog = coordinator.ActorOf(Props.Create(() => new LinkLogCollector(cluster.LinkEvents)), "link-log");
+        coordinator.EventStream.Subscribe(linkLog, typeof(Akka.Event.Info));
         cluster.CoordinatorSystem = coordinator;
         var akkaCluster = Akka.Cluster.Cluster.Get(coordinator);
         akkaCluster.Join(akkaCluster.SelfAddress);
@@ -90,6 +99,16 @@ internal sealed class InProcessCluster : IDisposable
     public void Dispose()
     {
         Task.WaitAll([.. _systems.Select(s => s.Terminate())], TimeSpan.FromSeconds(20));
+    }
+
+    private sealed class LinkLogCollector : ReceiveActor
+    {
+        public LinkLogCollector(ConcurrentQueue<string> events) =>
+            Receive<Akka.Event.Info>(i =>
+            {
+                string text = i.ToString();
+                if (text.Contains("Tensor link", StringComparison.Ordinal)) events.Enqueue(text);
+            });
     }
 
     private sealed class Collector : ReceiveActor

@@ -47,6 +47,7 @@ internal static class WireTestSupport
             [nameof(GetWeights)] = _ => new GetWeights("run-1"),
             [nameof(SaveCheckpoint)] = _ => new SaveCheckpoint("run-1", "/tmp/ckpt/epoch-2.bin", 2, 17),
             [nameof(CheckpointSaved)] = _ => new CheckpointSaved("run-1", "/tmp/ckpt/epoch-2.bin", null),
+            [nameof(TensorLinkOffered)] = _ => new TensorLinkOffered("run-1", "10.0.0.5", 4054, Convert.ToBase64String(Bytes(32))),
             [nameof(GradientShard)] = _ => new GradientShard("run-1", 17, 16, 3, "worker-1", 4,
                 [32, 32, 7], [1.5, 2.25, double.Epsilon], [30, 31, 7], Longs(1000), Floats(64, 3), 12.75),
             [nameof(WeightsUpdated)] = _ => new WeightsUpdated("run-1", 17, 17, Floats(1000, 1), Floats(10, 2)),

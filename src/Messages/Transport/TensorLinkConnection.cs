@@ -1,0 +1,150 @@
+using System.Net.Sockets;
+using System.Runtime.Serialization;
+using System.Threading.Channels;
+using Distributed.Messages.Protocol;
+using Distributed.Messages.Serialization;
+
+namespace Distributed.Messages.Transport;
+
+/// <summary>
+/// One established tensor link: a TCP connection with a reader loop that decodes frames and hands
+/// each message to a callback, and a writer loop that drains a small queue of encoded frames. The
+/// receive buffer is kept and reused, so a steady stream of same-sized tensors allocates only the
+/// decoded message. Thread-safe: <see cref="TrySend"/> may be called from any thread.
+/// </summary>
+public sealed class TensorLinkConnection : IDisposable
+{
+    /// <summary>Frames queued for sending before <see cref="TrySend"/> refuses (the caller then falls back).</summary>
+    public const int QueueCapacity = 16;
+
+    private readonly Socket _socket;
+    private readonly NetworkStream _stream;
+    private readonly long _maxBodyBytes;
+    private readonly Channel<(byte Kind, byte[] Body)> _queue =
+        Channel.CreateBounded<(byte, byte[])>(new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    private readonly CancellationTokenSource _stop = new();
+    private int _closed;
+
+    /// <summary>Wraps a connected socket; call <see cref="Start"/> to begin reading and writing.</summary>
+    /// <param name="socket">A connected TCP socket; the connection owns it from now on.</param>
+    /// <param name="maxBodyBytes">Largest frame body accepted from the peer, in bytes.</param>
+    public TensorLinkConnection(Socket socket, long maxBodyBytes)
+    {
+        _socket = socket;
+        _socket.NoDelay = true;
+        _socket.SendBufferSize = 4 << 20;
+        _socket.ReceiveBufferSize = 4 << 20;
+        _stream = new NetworkStream(socket, ownsSocket: true);
+        _maxBodyBytes = maxBodyBytes;
+    }
+
+    /// <summary>The peer's address, for log lines.</summary>
+    public string Peer => _socket.RemoteEndPoint?.ToString() ?? "?";
+
+    /// <summary>Whether the connection is still usable.</summary>
+    public bool IsOpen => Volatile.Read(ref _closed) == 0;
+
+    /// <summary>Starts the reader and writer loops.</summary>
+    /// <param name="onMessage">Called on the reader's thread for every decoded message, in arrival order.</param>
+    /// <param name="onClosed">Called once when the connection ends: null reason for an orderly close or <see cref="Dispose"/>.</param>
+    public void Start(Action<ITensorMessage> onMessage, Action<string?> onClosed)
+    {
+        _ = Task.Run(() => ReadLoopAsync(onMessage, onClosed));
+        _ = Task.Run(() => WriteLoopAsync(onClosed));
+    }
+
+    /// <summary>Queues an encoded tensor message; the same body array may be queued on several connections.</summary>
+    /// <param name="kind">The frame kind (<see cref="TensorLinkFrame.KindOf"/>).</param>
+    /// <param name="body">The <see cref="TensorCodec"/> encoding; must not be modified afterwards.</param>
+    /// <returns>False if the connection is closed or its queue is full.</returns>
+    public bool TrySend(byte kind, byte[] body) => IsOpen && _queue.Writer.TryWrite((kind, body));
+
+    /// <summary>Sends the client's hello and waits until it is written.</summary>
+    internal async Task SendHelloAsync(byte[] hello, CancellationToken cancel)
+    {
+        var header = new byte[TensorLinkFrame.HeaderBytes];
+        TensorLinkFrame.WriteHeader(header, TensorLinkFrame.HelloKind, hello.Length);
+        await _stream.WriteAsync(header, cancel).ConfigureAwait(false);
+        await _stream.WriteAsync(hello, cancel).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads the client's hello (server side), before <see cref="Start"/>.</summary>
+    /// <exception cref="SerializationException">The first frame is not a well-formed hello.</exception>
+    internal async Task<(string RunId, byte[] Token)> ReadHelloAsync(CancellationToken cancel)
+    {
+        var header = new byte[TensorLinkFrame.HeaderBytes];
+        await _stream.ReadExactlyAsync(header, cancel).ConfigureAwait(false);
+        var (kind, length) = TensorLinkFrame.ReadHeader(header, TensorLinkFrame.MaxHelloBytes);
+        if (kind != TensorLinkFrame.HelloKind)
+            throw new SerializationException($"Tensor link peer sent frame kind 0x{kind:x2} before its hello.");
+        var body = new byte[length];
+        await _stream.ReadExactlyAsync(body, cancel).ConfigureAwait(false);
+        return TensorLinkFrame.DecodeHello(body);
+    }
+
+    private async Task ReadLoopAsync(Action<ITensorMessage> onMessage, Action<string?> onClosed)
+    {
+        var header = new byte[TensorLinkFrame.HeaderBytes];
+        byte[] body = [];
+        string? reason = null;
+        try
+        {
+            while (true)
+            {
+                int got = await _stream.ReadAtLeastAsync(header, header.Length, throwOnEndOfStream: false, _stop.Token).ConfigureAwait(false);
+                if (got == 0) break; // orderly close between frames
+                if (got < header.Length) throw new EndOfStreamException("connection closed inside a frame header");
+                var (kind, length) = TensorLinkFrame.ReadHeader(header, _maxBodyBytes);
+                string manifest = TensorLinkFrame.ManifestOf(kind);
+                if (body.Length < length) body = GC.AllocateUninitializedArray<byte>(length);
+                await _stream.ReadExactlyAsync(body.AsMemory(0, length), _stop.Token).ConfigureAwait(false);
+                onMessage(TensorCodec.Decode(manifest, body.AsMemory(0, length)));
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested) { }
+        catch (Exception e) when (e is IOException or SocketException or EndOfStreamException or SerializationException or ObjectDisposedException)
+        {
+            reason = e.Message;
+        }
+        Close(reason, onClosed);
+    }
+
+    private async Task WriteLoopAsync(Action<string?> onClosed)
+    {
+        var header = new byte[TensorLinkFrame.HeaderBytes];
+        string? reason = null;
+        try
+        {
+            await foreach (var (kind, body) in _queue.Reader.ReadAllAsync(_stop.Token).ConfigureAwait(false))
+            {
+                TensorLinkFrame.WriteHeader(header, kind, body.Length);
+                await _stream.WriteAsync(header, _stop.Token).ConfigureAwait(false);
+                await _stream.WriteAsync(body, _stop.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested) { }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+            reason = e.Message;
+        }
+        Close(reason, onClosed);
+    }
+
+    private void Close(string? reason, Action<string?> onClosed)
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+        _queue.Writer.TryComplete();
+        _stop.Cancel();
+        _stream.Dispose();
+        onClosed(reason);
+    }
+
+    /// <summary>Closes the connection from this side; the close callback is not called.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+        _queue.Writer.TryComplete();
+        _stop.Cancel();
+        _stream.Dispose();
+    }
+}
