@@ -4,6 +4,7 @@ using Distributed.Engine.Data;
 using Distributed.Engine.Models;
 using Distributed.Engine.Optimizers;
 using Distributed.Engine.Training;
+using Distributed.Messages.Hosting;
 
 namespace Distributed.Engine.Benchmarks;
 
@@ -19,29 +20,24 @@ public static class TrainThroughput
     /// <summary>Runs the command; returns the process exit code.</summary>
     public static int Run(string[] args)
     {
-        string model = "keras-mnist-cnn";
-        int threads = 1, batch = 128, iterations = 50, warmup = 5;
-        string? dataDir = null;
-        for (int i = 0; i < args.Length; i++)
+        string model;
+        string? dataDir;
+        int threads, batch, iterations, warmup;
+        try
         {
-            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
-            switch (args[i])
-            {
-                case "--model": model = Value(); break;
-                case "--threads": threads = int.Parse(Value(), CultureInfo.InvariantCulture); break;
-                case "--batch": batch = int.Parse(Value(), CultureInfo.InvariantCulture); break;
-                case "--iterations": iterations = int.Parse(Value(), CultureInfo.InvariantCulture); break;
-                case "--warmup": warmup = int.Parse(Value(), CultureInfo.InvariantCulture); break;
-                case "--data-dir": dataDir = Value(); break;
-                default:
-                    Console.Error.WriteLine($"train-throughput: unknown option '{args[i]}'; use --model --threads --batch --iterations --warmup --data-dir");
-                    return 2;
-            }
+            var r = new ArgumentReader(args);
+            model = r.String("--model", "keras-mnist-cnn")!;
+            threads = r.Int("--threads", 1, 1, 256);
+            batch = r.Int("--batch", 128, 1, 65_536);
+            iterations = r.Int("--iterations", 50, 1, 1_000_000);
+            warmup = r.Int("--warmup", 5, 0, 1_000_000);
+            dataDir = r.String("--data-dir");
+            r.EnsureAllConsumed(["--model", "--threads", "--batch", "--iterations", "--warmup", "--data-dir"]);
         }
-        if (threads < 1 || batch < 1 || iterations < 1 || warmup < 0)
+        catch (UsageException e)
         {
-            Console.Error.WriteLine("train-throughput: --threads, --batch and --iterations must be ≥ 1, --warmup ≥ 0");
-            return 2;
+            Console.Error.WriteLine($"train-throughput: {e.Message}");
+            return ExitCodes.Usage;
         }
 
         var data = FashionMnist.Load(dataDir).Train;
@@ -49,7 +45,7 @@ public static class TrainThroughput
         if (needed > data.Count)
         {
             Console.Error.WriteLine($"train-throughput: {warmup + iterations} iterations of {batch} need {needed} samples, the data has {data.Count}");
-            return 2;
+            return ExitCodes.Usage;
         }
         var network = BuiltInModels.Get(model).Build();
         network.InitializeWeights(0);
@@ -62,7 +58,7 @@ public static class TrainThroughput
             if (iteration == warmup) { allocatedBefore = GC.GetAllocatedBytesForCurrentThread(); clock.Restart(); }
             if (iteration == total) { clock.Stop(); allocatedAfter = GC.GetAllocatedBytesForCurrentThread(); }
         };
-        if (warmup == 0) clock.Start();
+        if (warmup == 0) { allocatedBefore = GC.GetAllocatedBytesForCurrentThread(); clock.Start(); }
         trainer.Fit(data.Slice(0, needed), new FitOptions(BatchSize: batch, Epochs: 1, ValidationSplit: 0, Seed: 0));
         double seconds = clock.Elapsed.TotalSeconds;
         Console.WriteLine($"model={model} threads={threads} batch={batch} iterations={iterations} seconds={seconds:F3} " +

@@ -192,8 +192,7 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
     {
         var settings = TensorLinkSettings.From(Context.System.Settings.Config);
         if (settings is null) return;
-        // A gradient shard is at most 12 bytes per parameter (int32 plus a 64-bit exception) and 4 per state value.
-        long maxBody = Math.Min(TensorCodec.MaxMessageBytes, 16L * (_model!.Weights.Length + _model.State.Length) + (1 << 20));
+        long maxBody = TensorLinkFrame.MaxGradientBodyBytes(_model!.Weights.Length, _model.State.Length);
         try
         {
             _link = TensorLinkServer.Start(settings.BindHost, settings.Port, settings.PublicHost, RunId, Self, _log, maxBody);

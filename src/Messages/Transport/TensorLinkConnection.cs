@@ -60,12 +60,14 @@ public sealed class TensorLinkConnection : IDisposable
     public bool TrySend(byte kind, byte[] body) => IsOpen && _queue.Writer.TryWrite((kind, body));
 
     /// <summary>Sends the client's hello and waits until it is written.</summary>
-    internal async Task SendHelloAsync(byte[] hello, CancellationToken cancel)
+    internal Task SendHelloAsync(byte[] hello, CancellationToken cancel) =>
+        WriteFrameAsync(new byte[TensorLinkFrame.HeaderBytes], TensorLinkFrame.HelloKind, hello, cancel);
+
+    private async Task WriteFrameAsync(byte[] header, byte kind, byte[] body, CancellationToken cancel)
     {
-        var header = new byte[TensorLinkFrame.HeaderBytes];
-        TensorLinkFrame.WriteHeader(header, TensorLinkFrame.HelloKind, hello.Length);
+        TensorLinkFrame.WriteHeader(header, kind, body.Length);
         await _stream.WriteAsync(header, cancel).ConfigureAwait(false);
-        await _stream.WriteAsync(hello, cancel).ConfigureAwait(false);
+        await _stream.WriteAsync(body, cancel).ConfigureAwait(false);
     }
 
     /// <summary>Reads the client's hello (server side), before <see cref="Start"/>.</summary>
@@ -116,11 +118,7 @@ public sealed class TensorLinkConnection : IDisposable
         try
         {
             await foreach (var (kind, body) in _queue.Reader.ReadAllAsync(_stop.Token).ConfigureAwait(false))
-            {
-                TensorLinkFrame.WriteHeader(header, kind, body.Length);
-                await _stream.WriteAsync(header, _stop.Token).ConfigureAwait(false);
-                await _stream.WriteAsync(body, _stop.Token).ConfigureAwait(false);
-            }
+                await WriteFrameAsync(header, kind, body, _stop.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested) { }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
@@ -130,21 +128,16 @@ public sealed class TensorLinkConnection : IDisposable
         Close(reason, onClosed);
     }
 
-    private void Close(string? reason, Action<string?> onClosed)
+    // The first caller (either loop, or Dispose) closes; the others find it closed.
+    private void Close(string? reason, Action<string?>? onClosed)
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0) return;
         _queue.Writer.TryComplete();
         _stop.Cancel();
         _stream.Dispose();
-        onClosed(reason);
+        onClosed?.Invoke(reason);
     }
 
     /// <summary>Closes the connection from this side; the close callback is not called.</summary>
-    public void Dispose()
-    {
-        if (Interlocked.Exchange(ref _closed, 1) != 0) return;
-        _queue.Writer.TryComplete();
-        _stop.Cancel();
-        _stream.Dispose();
-    }
+    public void Dispose() => Close(null, null);
 }

@@ -34,6 +34,19 @@ public static class TensorLinkFrame
     /// <summary>Largest hello body accepted before the peer is known.</summary>
     public const int MaxHelloBytes = 2 + 255 + TokenBytes;
 
+    /// <summary>
+    /// Largest frame body a worker accepts: a weight broadcast is 4 bytes per parameter and state
+    /// value; twice that plus 1 MiB leaves room for the envelope.
+    /// </summary>
+    public static long MaxWeightsBodyBytes(int parameters, int stateValues) => 8L * (parameters + stateValues) + (1 << 20);
+
+    /// <summary>
+    /// Largest frame body the parameter server accepts: a gradient shard is at most 12 bytes per
+    /// parameter (int32 plus a 64-bit exception) and 4 per state value; bounded by <see cref="TensorCodec.MaxMessageBytes"/>.
+    /// </summary>
+    public static long MaxGradientBodyBytes(int parameters, int stateValues) =>
+        Math.Min(TensorCodec.MaxMessageBytes, 16L * (parameters + stateValues) + (1 << 20));
+
     /// <summary>The kind byte for a tensor message the link carries.</summary>
     /// <exception cref="ArgumentException">The link does not carry this message type (chunks and snapshots stay on Akka.Remote).</exception>
     public static byte KindOf(ITensorMessage message) => message switch

@@ -139,8 +139,7 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
         int generation = ++_linkGeneration;
         var self = Self;
         var model = _computer!.Model;
-        // A weight broadcast is 4 bytes per parameter and state value; leave room for the envelope.
-        long maxBody = 8L * (model.Weights.Length + model.State.Length) + (1 << 20);
+        long maxBody = TensorLinkFrame.MaxWeightsBodyBytes(model.Weights.Length, model.State.Length);
         TensorLinkClient.ConnectAsync(offer, self, Sender, maxBody, reason => self.Tell(new LinkDown(generation, reason)), TimeSpan.FromSeconds(10))
             .ContinueWith(t => t.IsCompletedSuccessfully
                 ? (object)new LinkUp(generation, t.Result)
@@ -215,7 +214,7 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
             var r = done.Result;
             var shard = new GradientShard(RunId, done.Request.Iteration, done.Request.Version, done.Request.ShardId, _settings.WorkerId,
                 done.Request.FirstMicroShard, r.MicroShardSizes, r.LossSums, r.Correct, r.GradientFixedPoint, r.BatchStatistics, done.Milliseconds);
-            if (_link is not { IsOpen: true } || !_link.TrySend(shard))
+            if (_link?.TrySend(shard) != true)
                 foreach (var chunk in TensorChunker.Split(shard, ++_transferId)) _parameterServer.Tell(chunk, Self);
             Become(Ready);
             Stash.UnstashAll();
