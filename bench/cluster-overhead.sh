@@ -5,7 +5,8 @@
 # (gloo, 2 processes x 1 thread) on the same model, batch and data. EPOCHS epochs each (default 1),
 # all configurations in turn, ROUNDS times (default 1); prints one line per run (from the epoch
 # row of metrics.jsonl) plus the parameter server's per-iteration time split and the Akka.Remote
-# round trips measured during the run.
+# round trips measured during the run. images_per_sec is the last epoch's (later epochs run with
+# every hot method compiled); each epoch's figure follows in brackets.
 #
 #   bench/cluster-overhead.sh MODEL DATA_DIR [EPOCHS] [ROUNDS]
 #   bench/cluster-overhead.sh keras-mnist-cnn /usr/share/datasets/fashion-mnist 1 3
@@ -24,7 +25,8 @@ run() {
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if '"kind": "epoch"' in l or '"kind":"epoch"' in l]
 last = rows[-1]
-print(f"{sys.argv[2]:<30} images_per_sec={last['images_per_sec']:.0f} seconds={last['seconds']:.1f} samples={last['samples']}")
+per_epoch = " ".join(f"{r['images_per_sec']:.0f}" for r in rows)
+print(f"{sys.argv[2]:<30} images_per_sec={last['images_per_sec']:.0f} seconds={last['seconds']:.1f} samples={last['samples']} (each epoch: {per_epoch})")
 PY
   local log="$out/run/logs/coordinator.log"
   grep -h "per iteration" "$log" 2>/dev/null | tail -1 | sed 's/.*: per iteration/  per iteration/; s/ {.*//' || true
@@ -36,9 +38,9 @@ for round in $(seq 1 "$rounds"); do
   run workers-1 --workers 1
   run workers-2 --workers 2
   run workers-2-akka-chunks --workers 2 --no-tensor-link
-  if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import torch" 2>/dev/null; then
+  if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import torch" 2>/dev/null && bench/peers/require-openblas.sh; then
     printf '%-30s ' "pytorch-ddp-2x1 round=$round"
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=4294967296 \
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=4294967296 \
       /usr/bin/python3 bench/peers/pytorch_ddp.py --model "$model" --processes 2 --threads 1 --batch 128 \
       --iterations 80 --data-dir "$data" | tail -1
   fi

@@ -6,6 +6,7 @@ namespace Distributed.Engine.Benchmarks;
 /// <summary>
 /// <see cref="Gemm"/> on a square product and the model's shapes, serial and on two threads.
 /// Shapes are "transA transB m n k" (N = as stored, T = transposed). GFLOP/s = 2·m·n·k / time.
+/// OpenBLAS (P/Invoke, <see cref="OpenBlas"/>) runs the same products as the yardstick.
 /// Run: <c>dotnet run -c Release -- --filter *GemmBenchmarks* --inProcess</c> from bench/Engine.Benchmarks
 /// (the out-of-process toolchain looks for a project file named after the assembly, which this one is not).
 /// </summary>
@@ -49,6 +50,20 @@ public class GemmBenchmarks
     [Benchmark]
     public void TwoThreads() =>
         Gemm.Multiply(_transA, _transB, _m, _n, _k, _a, _transA ? _m : _k, _b, _transB ? _k : _n, _c, _n, false, 2);
+
+    [Benchmark]
+    public void OpenBlasSerial()
+    {
+        OpenBlas.Threads(1);
+        OpenBlas.Multiply(_transA, _transB, _m, _n, _k, _a, _transA ? _m : _k, _b, _transB ? _k : _n, _c, _n);
+    }
+
+    [Benchmark]
+    public void OpenBlasTwoThreads()
+    {
+        OpenBlas.Threads(2);
+        OpenBlas.Multiply(_transA, _transB, _m, _n, _k, _a, _transA ? _m : _k, _b, _transB ? _k : _n, _c, _n);
+    }
 
     internal static float[] Fill(Random rng, int length)
     {

@@ -10,10 +10,10 @@ namespace Distributed.Engine.Benchmarks;
 
 /// <summary>
 /// End-to-end single-process training throughput, the counterpart of <c>bench/peers/pytorch_train.py</c>:
-/// <c>train-throughput --model NAME --threads T --batch 128 --iterations N [--warmup W] [--data-dir DIR]</c>.
+/// <c>train-throughput --model NAME --threads T --batch 128 --iterations N [--warmup W] [--data-dir DIR] [--layers]</c>.
 /// SGD with lr 0.01 and momentum 0.9 on real Fashion-MNIST; the first W iterations (default 5) are not
 /// timed. Prints one final line <c>images_per_sec=&lt;n&gt;</c>, plus the managed bytes the timed
-/// iterations allocated on the training thread.
+/// iterations allocated on the training thread. <c>--layers</c> adds each layer's forward and backward time.
 /// </summary>
 public static class TrainThroughput
 {
@@ -23,6 +23,7 @@ public static class TrainThroughput
         string model;
         string? dataDir;
         int threads, batch, iterations, warmup;
+        bool layers;
         try
         {
             var r = new ArgumentReader(args);
@@ -32,7 +33,8 @@ public static class TrainThroughput
             iterations = r.Int("--iterations", 50, 1, 1_000_000);
             warmup = r.Int("--warmup", 5, 0, 1_000_000);
             dataDir = r.String("--data-dir");
-            r.EnsureAllConsumed(["--model", "--threads", "--batch", "--iterations", "--warmup", "--data-dir"]);
+            layers = r.Flag("--layers");
+            r.EnsureAllConsumed(["--model", "--threads", "--batch", "--iterations", "--warmup", "--data-dir", "--layers"]);
         }
         catch (UsageException e)
         {
@@ -50,20 +52,37 @@ public static class TrainThroughput
         var network = BuiltInModels.Get(model).Build();
         network.InitializeWeights(0);
         network.Threads = threads;
+        if (layers) network.Timings = new LayerTimings(network.Layers.Count);
         var trainer = new Trainer(network, new Sgd(new SgdOptions(LearningRate: 0.01f, Momentum: 0.9f)));
         var clock = new Stopwatch();
         long allocatedBefore = 0, allocatedAfter = 0;
         trainer.OnBatch = (_, iteration, total, _, _) =>
         {
-            if (iteration == warmup) { allocatedBefore = GC.GetAllocatedBytesForCurrentThread(); clock.Restart(); }
+            if (iteration == warmup) { allocatedBefore = GC.GetAllocatedBytesForCurrentThread(); clock.Restart(); network.Timings?.Reset(); }
             if (iteration == total) { clock.Stop(); allocatedAfter = GC.GetAllocatedBytesForCurrentThread(); }
         };
         if (warmup == 0) { allocatedBefore = GC.GetAllocatedBytesForCurrentThread(); clock.Start(); }
         trainer.Fit(data.Slice(0, needed), new FitOptions(BatchSize: batch, Epochs: 1, ValidationSplit: 0, Seed: 0));
         double seconds = clock.Elapsed.TotalSeconds;
+        if (network.Timings is { } t) PrintLayers(network, t, iterations);
         Console.WriteLine($"model={model} threads={threads} batch={batch} iterations={iterations} seconds={seconds:F3} " +
                           $"allocated_bytes_per_iteration={(allocatedAfter - allocatedBefore) / iterations}");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"images_per_sec={iterations * batch / seconds:F1}"));
         return 0;
+    }
+
+    private static void PrintLayers(Sequential network, LayerTimings t, int iterations)
+    {
+        Console.WriteLine($"{"layer",-28} {"forward ms",11} {"backward ms",12}   (per iteration)");
+        double total = t.LossMilliseconds / iterations;
+        for (int i = 0; i < network.Layers.Count; i++)
+        {
+            var layer = network.Layers[i];
+            double f = t.ForwardMilliseconds(i) / iterations, b = t.BackwardMilliseconds(i) / iterations;
+            total += f + b;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{layer.Name + " (" + layer.TypeName + ")",-28} {f,11:F2} {b,12:F2}"));
+        }
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"loss",-28} {t.LossMilliseconds / iterations,11:F2}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"total in layers and loss",-28} {total,11:F2}"));
     }
 }

@@ -22,6 +22,9 @@ public sealed class CoordinatorActor : ReceiveActor
     private readonly RunPlan _plan;
     private readonly Dictionary<IActorRef, WorkerInfo> _workers = [];
     private readonly Dictionary<int, (ComputeGradients Message, IActorRef Worker)> _outstanding = [];
+    // The next iteration's shards, already sent (see StartIteration); _aheadIteration is -1 when none.
+    private readonly Dictionary<int, (ComputeGradients Message, IActorRef Worker)> _ahead = [];
+    private long _aheadIteration = -1;
     private readonly int[] _order;
     private readonly int _iterationsPerEpoch;
     private int _epoch;
@@ -32,7 +35,6 @@ public sealed class CoordinatorActor : ReceiveActor
     private long _epochCorrect;
     private int _epochSamples;
     private DateTime _epochStart;
-    private int _nextShardId;
     private readonly Engine.Optimizers.Sgd _sgd;
     private float _learningRate;
     private readonly Engine.Data.Dataset _validation;
@@ -180,24 +182,61 @@ public sealed class CoordinatorActor : ReceiveActor
             Report(new RunEvent(RunId, "paused", "no live workers", _iteration));
             return;
         }
-        int start = _iterationInEpoch * _plan.GlobalBatch;
-        int batch = Math.Min(_plan.GlobalBatch, _plan.TrainCount - start);
-        int microShards = (batch + _plan.MicroShardSize - 1) / _plan.MicroShardSize;
+        var (_, batch, microShards) = BatchOf(_iterationInEpoch);
         float lr = _sgd.LearningRateAt(_iteration, _epoch);
         _learningRate = lr;
         _settings.ParameterServer.Tell(new BeginStep(RunId, _iteration, _epoch, _version, batch, microShards, lr));
-        var counts = ShardPlanner.Split(microShards, workers.Select(w => _workers[w].SamplesPerMs).ToList());
         _outstanding.Clear();
-        _nextShardId = 0;
-        int micro = 0;
+        if (_aheadIteration == _iteration)
+        {
+            // Sent one iteration ahead: the workers already hold these requests (waiting for this
+            // version's weights); only a worker that left since needs its shard sent elsewhere.
+            foreach (var (shardId, entry) in _ahead)
+            {
+                _outstanding[shardId] = entry;
+                if (!workers.Contains(entry.Worker)) Reassign(shardId, entry.Message, entry.Worker);
+            }
+        }
+        else
+        {
+            Dispatch(_iterationInEpoch, _iteration, _version, workers, _outstanding);
+        }
+        _ahead.Clear();
+        _aheadIteration = -1;
+        // Send the next iteration's shards now, for the version this step will produce: each worker
+        // starts computing as soon as those weights reach it over the tensor link, instead of after
+        // StepCompleted here and another Akka.Remote hop (the hop waits for a CPU while both cores
+        // compute). Not across an epoch boundary, where validation runs in between.
+        if (_iterationInEpoch + 1 < _iterationsPerEpoch)
+        {
+            Dispatch(_iterationInEpoch + 1, _iteration + 1, _version + 1, workers, _ahead);
+            _aheadIteration = _iteration + 1;
+        }
+    }
+
+    // The global batch of an iteration of the current epoch: first position in the epoch order, samples, micro-shards.
+    private (int Start, int Batch, int MicroShards) BatchOf(int iterationInEpoch)
+    {
+        int start = iterationInEpoch * _plan.GlobalBatch;
+        int batch = Math.Min(_plan.GlobalBatch, _plan.TrainCount - start);
+        return (start, batch, (batch + _plan.MicroShardSize - 1) / _plan.MicroShardSize);
+    }
+
+    // Splits an iteration's micro-shards over the workers by measured speed and sends each its shard.
+    private void Dispatch(int iterationInEpoch, long iteration, long version, List<IActorRef> workers,
+        Dictionary<int, (ComputeGradients Message, IActorRef Worker)> into)
+    {
+        var (start, batch, microShards) = BatchOf(iterationInEpoch);
+        var counts = ShardPlanner.Split(microShards, workers.Select(w => _workers[w].SamplesPerMs).ToList());
+        int shardId = 0, micro = 0;
         for (int i = 0; i < workers.Count; i++)
         {
             if (counts[i] == 0) continue;
             int first = micro * _plan.MicroShardSize;
             int end = Math.Min((micro + counts[i]) * _plan.MicroShardSize, batch);
             var indices = _order.AsSpan(start + first, end - first).ToArray();
-            var message = new ComputeGradients(RunId, _iteration, _epoch, _version, _nextShardId, micro, indices);
-            _outstanding[_nextShardId++] = (message, workers[i]);
+            var message = new ComputeGradients(RunId, iteration, _epoch, version, shardId, micro, indices);
+            into[shardId++] = (message, workers[i]);
             workers[i].Tell(message);
             micro += counts[i];
         }
@@ -233,13 +272,15 @@ public sealed class CoordinatorActor : ReceiveActor
         Reassign(rejected.ShardId, entry.Message, entry.Worker);
     }
 
-    private void Reassign(int shardId, ComputeGradients message, IActorRef previous)
+    private void Reassign(int shardId, ComputeGradients message, IActorRef previous) => Reassign(shardId, message, previous, _outstanding);
+
+    private void Reassign(int shardId, ComputeGradients message, IActorRef previous, Dictionary<int, (ComputeGradients Message, IActorRef Worker)> into)
     {
         var candidates = ReadyWorkers.ToList();
         if (candidates.Count == 0) return;
         var target = candidates.FirstOrDefault(w => !w.Equals(previous)) ?? candidates[0];
-        _outstanding[shardId] = (message, target);
-        Report(new RunEvent(RunId, "shard_reassigned", $"shard {shardId} ({message.SampleIndices.Length} samples) to {_workers[target].Id}", _iteration));
+        into[shardId] = (message, target);
+        Report(new RunEvent(RunId, "shard_reassigned", $"shard {shardId} of iteration {message.Iteration} ({message.SampleIndices.Length} samples) to {_workers[target].Id}", _iteration));
         target.Tell(message);
     }
 
@@ -251,6 +292,8 @@ public sealed class CoordinatorActor : ReceiveActor
         _settings.ParameterServer.Tell(new WorkersChanged(RunId, [.. ReadyWorkers]));
         foreach (var (shardId, entry) in _outstanding.Where(o => o.Value.Worker.Equals(worker)).ToList())
             Reassign(shardId, entry.Message, worker);
+        foreach (var (shardId, entry) in _ahead.Where(o => o.Value.Worker.Equals(worker)).ToList())
+            Reassign(shardId, entry.Message, worker, _ahead);
     }
 
     private void EndEpoch()

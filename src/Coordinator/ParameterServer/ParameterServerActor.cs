@@ -146,9 +146,12 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
     private void OnShard(GradientShard shard)
     {
         if (shard.RunId != RunId) { Drop(shard, "another run"); return; }
-        if (shard.Iteration > _aggregator!.Iteration && shard.Version == _version)
+        if (shard.Iteration == _aggregator!.Iteration + 1 && (shard.Version == _version || shard.Version == _version + 1))
         {
-            // The shard overtook its BeginStep (different senders): keep it until the step is announced.
+            // The next iteration's shard overtook its BeginStep (the coordinator sends requests one
+            // iteration ahead, and the shard comes from another sender). Keep it until the step is
+            // announced; one computed on weights that do not exist yet (version + 1 before this step
+            // is applied) is then rejected there, so its samples are computed again, not lost.
             Stash.Stash();
             return;
         }

@@ -1,3 +1,4 @@
+using Distributed.Engine.Kernels;
 using Distributed.Engine.Tensors;
 
 namespace Distributed.Engine.Layers;
@@ -19,6 +20,7 @@ public sealed class BatchNormalization : Layer
     private double[] _sum = [];
     private double[] _sumSq = [];
     private bool _usedBatchStatistics;
+    private readonly Job _job = new();
 
     /// <summary>Creates a batch-normalisation layer.</summary>
     public BatchNormalization(float momentum = 0.99f, float epsilon = 1e-3f, string? name = null) : base(name)
@@ -96,39 +98,8 @@ public sealed class BatchNormalization : Layer
         }
 
         // Two passes in double: the mean, then the centred second moment, so a large M = N·H·W
-        // does not lose precision.
-        Array.Clear(_sum);
-        Array.Clear(_sumSq);
-        for (int r = 0; r < rows; r++)
-        {
-            int o = r * c;
-            for (int ch = 0; ch < c; ch++) _sum[ch] += x[o + ch];
-        }
-        for (int ch = 0; ch < c; ch++) BatchMean[ch] = (float)(_sum[ch] / rows);
-        for (int r = 0; r < rows; r++)
-        {
-            int o = r * c;
-            for (int ch = 0; ch < c; ch++)
-            {
-                double d = x[o + ch] - (double)BatchMean[ch];
-                _sumSq[ch] += d * d;
-            }
-        }
-        for (int ch = 0; ch < c; ch++)
-        {
-            BatchVariance[ch] = (float)(_sumSq[ch] / rows);
-            _invStd[ch] = (float)(1.0 / Math.Sqrt(_sumSq[ch] / rows + Epsilon));
-        }
-        for (int r = 0; r < rows; r++)
-        {
-            int o = r * c;
-            for (int ch = 0; ch < c; ch++)
-            {
-                float xh = (x[o + ch] - BatchMean[ch]) * _invStd[ch];
-                _xhat[o + ch] = xh;
-                y[o + ch] = gamma[ch] * xh + beta[ch];
-            }
-        }
+        // does not lose precision. Threads take runs of channels.
+        Run(x, y, default, batch, Pass.Forward);
         if (context.UpdateRunningStatistics) FoldIntoRunningStatistics(BatchMean, BatchVariance);
     }
 
@@ -176,29 +147,65 @@ public sealed class BatchNormalization : Layer
                 }
             return;
         }
-        Array.Clear(_sum);
-        Array.Clear(_sumSq);
-        for (int r = 0; r < rows; r++)
+        Run(dy, default, dx, batch, computeInputGradient ? Pass.BackwardWithInput : Pass.Backward);
+    }
+
+    private enum Pass { Forward, Backward, BackwardWithInput }
+
+    private unsafe void Run(ReadOnlySpan<float> input, Span<float> y, Span<float> dx, int batch, Pass pass)
+    {
+        int c = C, rows = batch * InputShape.Size / c;
+        // Small layers (e.g. after global pooling) are not worth waking a thread for.
+        int parts = (long)rows * c < 32_768 ? 1 : Math.Min(Threads, (c + 7) / 8);
+        fixed (float* pin = input, py = y, pdx = dx, gamma = Weight(0), beta = Weight(1), xhat = _xhat, invStd = _invStd,
+               mean = BatchMean, variance = BatchVariance,
+               dGamma = pass == Pass.Forward ? default : Gradient(0), dBeta = pass == Pass.Forward ? default : Gradient(1))
+        fixed (double* sum = _sum, sumSq = _sumSq)
         {
-            int o = r * c;
-            for (int ch = 0; ch < c; ch++)
-            {
-                _sum[ch] += dy[o + ch];                    // dβ
-                _sumSq[ch] += dy[o + ch] * _xhat[o + ch];  // dγ
-            }
+            _job.Set(new Operands(pin, py, pdx, gamma, beta, xhat, invStd, mean, variance, dGamma, dBeta, sum, sumSq, rows, c, Epsilon), pass);
+            ParallelJobs.Run(_job, parts);
         }
-        Span<float> dGamma = Gradient(0), dBeta = Gradient(1);
-        for (int ch = 0; ch < c; ch++) { dGamma[ch] = (float)_sumSq[ch]; dBeta[ch] = (float)_sum[ch]; }
-        if (!computeInputGradient) return;
-        // dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy · x̂))
-        for (int r = 0; r < rows; r++)
+    }
+
+    private readonly unsafe struct Operands(float* input, float* y, float* dx, float* gamma, float* beta, float* xhat, float* invStd,
+        float* mean, float* variance, float* dGamma, float* dBeta, double* sum, double* sumSq, int rows, int c, float epsilon)
+    {
+        public readonly float* Input = input, Y = y, Dx = dx, Gamma = gamma, Beta = beta, Xhat = xhat, InvStd = invStd,
+            Mean = mean, Variance = variance, DGamma = dGamma, DBeta = dBeta;
+        public readonly double* Sum = sum, SumSq = sumSq;
+        public readonly int Rows = rows, C = c;
+        public readonly float Epsilon = epsilon;
+    }
+
+    // Each part takes a run of 8-channel blocks; forward: statistics then normalisation, backward:
+    // dγ and dβ, then dx.
+    private sealed unsafe class Job : IParallelJob
+    {
+        private Operands _o;
+        private Pass _pass;
+
+        public void Set(in Operands operands, Pass pass) => (_o, _pass) = (operands, pass);
+
+        public void RunPart(int part, int parts)
         {
-            int o = r * c;
-            for (int ch = 0; ch < c; ch++)
+            ref readonly Operands o = ref _o;
+            int blocks = (o.C + 7) / 8;
+            int c0 = ParallelJobs.Start(blocks, part, parts) * 8, c1 = Math.Min(ParallelJobs.Start(blocks, part + 1, parts) * 8, o.C);
+            if (c0 >= c1) return;
+            if (_pass == Pass.Forward)
             {
-                double g = dy[o + ch] - _sum[ch] / rows - _xhat[o + ch] * _sumSq[ch] / rows;
-                dx[o + ch] = (float)(gamma[ch] * _invStd[ch] * g);
+                BatchNormKernels.Statistics(o.Input, o.Rows, o.C, c0, c1, o.Sum, o.SumSq, o.Mean, o.Variance, o.InvStd, o.Epsilon);
+                BatchNormKernels.Normalize(o.Input, o.Rows, o.C, c0, c1, o.Mean, o.InvStd, o.Gamma, o.Beta, o.Xhat, o.Y);
+                return;
             }
+            BatchNormKernels.GradientSums(o.Input, o.Xhat, o.Rows, o.C, c0, c1, o.Sum, o.SumSq);
+            for (int ch = c0; ch < c1; ch++)
+            {
+                o.DGamma[ch] = (float)o.SumSq[ch];
+                o.DBeta[ch] = (float)o.Sum[ch];
+            }
+            if (_pass == Pass.BackwardWithInput)
+                BatchNormKernels.InputGradient(o.Input, o.Xhat, o.Rows, o.C, c0, c1, o.Sum, o.SumSq, o.Gamma, o.InvStd, o.Dx);
         }
     }
 

@@ -7,12 +7,14 @@ namespace Distributed.Engine.Layers;
 /// Depthwise 2-D convolution with depth multiplier 1 (Keras <c>DepthwiseConv2D</c>):
 /// x <c>(N, H, W, C)</c>, kernel <c>(KH, KW, C)</c>, optional bias <c>(C)</c>, y <c>(N, OH, OW, C)</c>.
 /// Each channel is filtered on its own; in NHWC the inner loop runs across channels, which
-/// vectorises. Forward keeps nothing but its output.
+/// vectorises (<see cref="DepthwiseKernels"/>); the layer's threads split samples or channels.
+/// Forward keeps nothing but its output.
 /// </summary>
 public sealed class DepthwiseConv2D : Layer
 {
     private ConvGeometry _g;
     private float[] _dyScratch = [];
+    private readonly Job _job = new();
 
     /// <summary>Creates a depthwise convolution.</summary>
     public DepthwiseConv2D(int kernelSize, int stride = 1, PaddingMode padding = PaddingMode.Valid, int pad = 0,
@@ -76,47 +78,26 @@ public sealed class DepthwiseConv2D : Layer
     internal override void Allocate(int maxBatch) =>
         _dyScratch = Activation != Activation.None ? new float[maxBatch * OutputShape.Size] : [];
 
-    internal override void Forward(ReadOnlySpan<float> x, Span<float> y, int batch, StepContext context)
+    internal override unsafe void Forward(ReadOnlySpan<float> x, Span<float> y, int batch, StepContext context)
     {
-        int c = _g.Channels, inSize = InputShape.Size, outSize = OutputShape.Size;
-        ReadOnlySpan<float> w = Weight(0);
-        for (int s = 0; s < batch; s++)
+        int outSize = OutputShape.Size;
+        fixed (float* px = x, py = y, pw = Weight(0), pb = UseBias ? Weight(1) : default)
         {
-            var xs = x.Slice(s * inSize, inSize);
-            var ys = y.Slice(s * outSize, outSize);
-            for (int oh = 0; oh < _g.OutputHeight; oh++)
-            {
-                for (int ow = 0; ow < _g.OutputWidth; ow++)
-                {
-                    var acc = ys.Slice((oh * _g.OutputWidth + ow) * c, c);
-                    if (UseBias) Weight(1).CopyTo(acc); else acc.Clear();
-                    for (int kh = 0; kh < KernelSize; kh++)
-                    {
-                        int ih = oh * Stride - _g.PadTop + kh;
-                        if ((uint)ih >= (uint)_g.InputHeight) continue;
-                        for (int kw = 0; kw < KernelSize; kw++)
-                        {
-                            int iw = ow * Stride - _g.PadLeft + kw;
-                            if ((uint)iw >= (uint)_g.InputWidth) continue;
-                            Simd.MultiplyAddInPlace(xs.Slice((ih * _g.InputWidth + iw) * c, c), w.Slice((kh * KernelSize + kw) * c, c), acc);
-                        }
-                    }
-                }
-            }
+            _job.Set(this, px, py, pw, pb, null, null, batch, backward: false, computeInputGradient: false);
+            ParallelJobs.Run(_job, Math.Min(Threads, batch));
         }
         Simd.Activate(y.Slice(0, batch * outSize), Activation);
     }
 
-    internal override void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int batch, bool computeInputGradient)
+    internal override unsafe void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int batch, bool computeInputGradient)
     {
-        int c = _g.Channels, inSize = InputShape.Size, outSize = OutputShape.Size;
+        int inSize = InputShape.Size, outSize = OutputShape.Size;
         ReadOnlySpan<float> g = dy.Slice(0, batch * outSize);
         if (Activation != Activation.None)
         {
             Simd.ActivationGradient(y.Slice(0, batch * outSize), g, _dyScratch, Simd.CapOf(Activation));
             g = _dyScratch.AsSpan(0, batch * outSize);
         }
-        ReadOnlySpan<float> w = Weight(0);
         Span<float> dw = Trainable ? Gradient(0) : default;
         if (Trainable)
         {
@@ -124,30 +105,48 @@ public sealed class DepthwiseConv2D : Layer
             if (UseBias) Simd.SumRows(g, batch * _g.OutputPixels, Gradient(1));
         }
         if (computeInputGradient) dx.Slice(0, batch * inSize).Clear();
-        for (int s = 0; s < batch; s++)
+        if (!Trainable && !computeInputGradient) return;
+        fixed (float* px = x, pg = g, pdx = dx, pw = Weight(0), pdw = dw)
         {
-            var xs = x.Slice(s * inSize, inSize);
-            var dxs = computeInputGradient ? dx.Slice(s * inSize, inSize) : default;
-            var gs = g.Slice(s * outSize, outSize);
-            for (int oh = 0; oh < _g.OutputHeight; oh++)
+            _job.Set(this, px, pg, pw, null, pdx, pdw, batch, backward: true, computeInputGradient);
+            ParallelJobs.Run(_job, Math.Min(Threads, Math.Max(batch, (_g.Channels + 7) / 8)));
+        }
+    }
+
+    // Forward: parts split the samples. Backward: each part takes a run of samples for the input
+    // gradient and a run of 8-channel blocks for the kernel gradient, so no two parts write the same
+    // element and each element sums in the serial order.
+    private sealed unsafe class Job : IParallelJob
+    {
+        private DepthwiseConv2D _layer = null!;
+        private float* _x, _yOrDy, _w, _bias, _dx, _dw;
+        private int _batch;
+        private bool _backward, _inputGradient;
+
+        public void Set(DepthwiseConv2D layer, float* x, float* yOrDy, float* w, float* bias, float* dx, float* dw, int batch, bool backward, bool computeInputGradient)
+        {
+            _layer = layer;
+            _x = x; _yOrDy = yOrDy; _w = w; _bias = bias; _dx = dx; _dw = dw;
+            _batch = batch; _backward = backward; _inputGradient = computeInputGradient;
+        }
+
+        public void RunPart(int part, int parts)
+        {
+            ref readonly ConvGeometry g = ref _layer._g;
+            long inSize = g.InputSize, outSize = (long)g.OutputPixels * g.Channels;
+            int s0 = ParallelJobs.Start(_batch, part, parts), s1 = ParallelJobs.Start(_batch, part + 1, parts);
+            if (!_backward)
             {
-                for (int ow = 0; ow < _g.OutputWidth; ow++)
-                {
-                    var go = gs.Slice((oh * _g.OutputWidth + ow) * c, c);
-                    for (int kh = 0; kh < KernelSize; kh++)
-                    {
-                        int ih = oh * Stride - _g.PadTop + kh;
-                        if ((uint)ih >= (uint)_g.InputHeight) continue;
-                        for (int kw = 0; kw < KernelSize; kw++)
-                        {
-                            int iw = ow * Stride - _g.PadLeft + kw;
-                            if ((uint)iw >= (uint)_g.InputWidth) continue;
-                            int xi = (ih * _g.InputWidth + iw) * c, wi = (kh * KernelSize + kw) * c;
-                            if (Trainable) Simd.MultiplyAddInPlace(xs.Slice(xi, c), go, dw.Slice(wi, c));
-                            if (computeInputGradient) Simd.MultiplyAddInPlace(w.Slice(wi, c), go, dxs.Slice(xi, c));
-                        }
-                    }
-                }
+                for (int s = s0; s < s1; s++) DepthwiseKernels.Forward(_x + s * inSize, _w, _bias, _yOrDy + s * outSize, in g);
+                return;
+            }
+            if (_inputGradient)
+                for (int s = s0; s < s1; s++) DepthwiseKernels.InputGradient(_yOrDy + s * outSize, _w, _dx + s * inSize, in g);
+            if (_dw != null)
+            {
+                int blocks = (g.Channels + 7) / 8;
+                int c0 = ParallelJobs.Start(blocks, part, parts) * 8, c1 = Math.Min(ParallelJobs.Start(blocks, part + 1, parts) * 8, g.Channels);
+                if (c0 < c1) DepthwiseKernels.KernelGradient(_x, _yOrDy, _batch, _dw, in g, c0, c1);
             }
         }
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Distributed.Engine.Layers;
 using Distributed.Engine.Losses;
 using Distributed.Engine.Randomness;
@@ -47,6 +48,9 @@ public sealed class Sequential
             s += layer.StateCount;
         }
     }
+
+    /// <summary>When set, each layer's forward and backward time is added to it (null: no timing).</summary>
+    public LayerTimings? Timings { get; set; }
 
     /// <summary>
     /// Engine threads for the matrix products (default 1). Results are bitwise identical for any
@@ -219,9 +223,12 @@ public sealed class Sequential
         if (x.Length < batch * InputShape.Size) throw new ArgumentException($"input holds {x.Length} floats, a batch of {batch} needs {batch * InputShape.Size}", nameof(x));
         EnsureCapacity(batch);
         ReadOnlySpan<float> input = x;
+        var timings = Timings;
         for (int i = 0; i < layerCount; i++)
         {
+            long start = timings is null ? 0 : Stopwatch.GetTimestamp();
             _layers[i].Forward(input, _activations[i], batch, context);
+            timings?.AddForward(i, Stopwatch.GetTimestamp() - start);
             input = _activations[i].AsSpan(0, batch * _layers[i].OutputShape.Size);
         }
         return input;
@@ -238,7 +245,10 @@ public sealed class Sequential
         int logitLayers = EndsWithSoftmax ? _layers.Length - 1 : _layers.Length;
         var logits = ForwardThrough(x, batch, context, logitLayers);
         var dLogits = _dLogits.AsSpan(0, batch * OutputShape.Size);
+        var timings = Timings;
+        long lossStart = timings is null ? 0 : Stopwatch.GetTimestamp();
         var result = SoftmaxCrossEntropy.Forward(logits, labels, batch, OutputShape.Size, dLogits, gradScale);
+        timings?.AddLoss(Stopwatch.GetTimestamp() - lossStart);
 
         int first = Array.FindIndex(_layers, 0, logitLayers, l => l.Trainable && l.ParameterCount > 0);
         if (first < 0) return result;
@@ -250,7 +260,9 @@ public sealed class Sequential
             ReadOnlySpan<float> layerOutput = _activations[i].AsSpan(0, batch * layer.OutputShape.Size);
             var dx = (i % 2 == 0 ? _gradA : _gradB).AsSpan(0, batch * layer.InputShape.Size);
             bool needInput = i > first;
+            long start = timings is null ? 0 : Stopwatch.GetTimestamp();
             layer.Backward(layerInput, layerOutput, dy, dx, batch, needInput);
+            timings?.AddBackward(i, Stopwatch.GetTimestamp() - start);
             dy = dx;
         }
         return result;

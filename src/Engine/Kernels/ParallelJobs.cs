@@ -1,0 +1,115 @@
+using System.Runtime.ExceptionServices;
+
+namespace Distributed.Engine.Kernels;
+
+/// <summary>A job cut into a fixed number of independent parts (see <see cref="ParallelJobs"/>).</summary>
+internal interface IParallelJob
+{
+    /// <summary>Runs part <paramref name="part"/> of <paramref name="parts"/>; parts must not write to the same memory.</summary>
+    void RunPart(int part, int parts);
+}
+
+/// <summary>
+/// The engine's tiny static worker pool. A job's parts are fixed by the caller (never by the pool),
+/// part 0 runs on the caller and parts 1.. on dedicated background threads, so a result that is
+/// bitwise independent of the partition stays so for any thread count. One job runs at a time; a
+/// caller that finds the pool busy (another model, or a job part asking for more threads) runs all
+/// the parts itself, in order. Steady state allocates nothing: workers are created once and woken
+/// through events.
+/// </summary>
+internal static class ParallelJobs
+{
+    private static readonly ManualResetEventSlim s_done = new(false);
+    private static Worker[] s_workers = [];
+    private static int s_busy;
+
+    // The job in flight; written by the caller before waking the workers (the event is the barrier).
+    private static IParallelJob? s_job;
+    private static int s_parts, s_pending;
+    private static Exception? s_error;
+
+    /// <summary>Runs every part of <paramref name="job"/>, on up to <paramref name="parts"/> threads; returns when all are done.</summary>
+    public static void Run(IParallelJob job, int parts)
+    {
+        if (parts <= 1 || Interlocked.CompareExchange(ref s_busy, 1, 0) != 0)
+        {
+            for (int p = 0; p < parts; p++) job.RunPart(p, parts);
+            return;
+        }
+        try
+        {
+            EnsureWorkers(parts - 1);
+            s_job = job;
+            s_parts = parts;
+            s_error = null;
+            s_pending = parts - 1;
+            s_done.Reset();
+            for (int w = 0; w < parts - 1; w++) s_workers[w].Start(w + 1);
+            try
+            {
+                job.RunPart(0, parts);
+            }
+            finally
+            {
+                s_done.Wait();
+                s_job = null;
+            }
+            if (s_error is { } error) ExceptionDispatchInfo.Throw(error);
+        }
+        finally
+        {
+            Volatile.Write(ref s_busy, 0);
+        }
+    }
+
+    /// <summary>The first index of part <paramref name="part"/> when <paramref name="count"/> items are cut into <paramref name="parts"/> near-equal runs.</summary>
+    public static int Start(int count, int part, int parts) => (int)((long)count * part / parts);
+
+    private static void EnsureWorkers(int count)
+    {
+        if (s_workers.Length >= count) return;
+        var grown = new Worker[count];
+        Array.Copy(s_workers, grown, s_workers.Length);
+        for (int i = s_workers.Length; i < count; i++) grown[i] = new Worker(i);
+        s_workers = grown;
+    }
+
+    private sealed class Worker
+    {
+        private readonly ManualResetEventSlim _go = new(false);
+        private int _part;
+
+        public Worker(int index)
+        {
+            var thread = new Thread(Loop) { IsBackground = true, Name = $"engine-worker-{index}" };
+            thread.Start();
+        }
+
+        public void Start(int part)
+        {
+            _part = part;
+            _go.Set();
+        }
+
+        private void Loop()
+        {
+            while (true)
+            {
+                _go.Wait();
+                _go.Reset();
+                try
+                {
+                    s_job!.RunPart(_part, s_parts);
+                }
+                catch (Exception e)
+                {
+                    s_error = e;
+                }
+                finally
+                {
+                    if (Interlocked.Decrement(ref s_pending) == 0) s_done.Set();
+                }
+            }
+        }
+    }
+}
