@@ -15,10 +15,6 @@ public static class Simd
     /// <summary>d = a + b.</summary>
     public static void Add(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> d) => TensorPrimitives.Add(a, b, d);
 
-    /// <summary>acc += x · w (element-wise).</summary>
-    public static void MultiplyAddInPlace(ReadOnlySpan<float> x, ReadOnlySpan<float> w, Span<float> acc) =>
-        TensorPrimitives.FusedMultiplyAdd(x, w, acc, acc);
-
     /// <summary>Adds <paramref name="bias"/> (length C) to each of the rows of <paramref name="y"/> (rows × C).</summary>
     public static void AddBiasRows(Span<float> y, ReadOnlySpan<float> bias, int rows)
     {
