@@ -4,71 +4,108 @@ using System.Runtime.Intrinsics;
 namespace Distributed.Engine.Kernels;
 
 /// <summary>
-/// Training-mode batch normalisation over rows × C (NHWC flattened), for a range of channels
-/// [c0, c1) at a time, vectorised four channels at once in float64. Each element sees exactly the
-/// operations of the scalar formulas (no fused multiply-add, sums over rows in row order), so any
-/// split of the channels over threads, and either code path, gives bitwise identical results.
+/// Training-mode batch normalisation over rows × C (NHWC flattened), a range of rows at a time,
+/// vectorised four channels at once in float64. Sums over rows are formed per fixed block of
+/// <see cref="BlockRows"/> rows (rows in order inside a block) and the blocks are then added in
+/// order, so the result does not depend on how many threads share the blocks. Each element sees
+/// exactly the operations of the scalar formulas (no fused multiply-add), on either code path.
 /// </summary>
 internal static unsafe class BatchNormKernels
 {
+    /// <summary>Rows per partial-sum block; fixed, so the summation order never depends on the thread count.</summary>
+    public const int BlockRows = 1024;
+
     private const int Lanes = 4;
 
-    /// <summary>Mean and biased variance of each channel (two passes in float64), and 1/√(var + ε).</summary>
-    public static void Statistics(float* x, int rows, int c, int c0, int c1, double* sum, double* sumSq,
-        float* mean, float* variance, float* invStd, double epsilon)
+    /// <summary>sum[ch] = Σ x over rows [r0, r1), in float64, rows in order.</summary>
+    public static void Sums(float* x, int r0, int r1, int c, double* sum)
     {
-        for (int ch = c0; ch < c1; ch++) sum[ch] = sumSq[ch] = 0;
+        new Span<double>(sum, c).Clear();
         bool vector = Vector256.IsHardwareAccelerated;
-        for (int r = 0; r < rows; r++)
+        for (int r = r0; r < r1; r++)
         {
             float* xr = x + (long)r * c;
-            int ch = c0;
+            int ch = 0;
             if (vector)
-                for (; ch <= c1 - Lanes; ch += Lanes)
+                for (; ch <= c - Lanes; ch += Lanes)
                     (Vector256.Load(sum + ch) + Widen(xr + ch)).Store(sum + ch);
-            for (; ch < c1; ch++) sum[ch] += xr[ch];
+            for (; ch < c; ch++) sum[ch] += xr[ch];
         }
-        for (int ch = c0; ch < c1; ch++) mean[ch] = (float)(sum[ch] / rows);
-        for (int r = 0; r < rows; r++)
+    }
+
+    /// <summary>sumSq[ch] = Σ (x − mean)² over rows [r0, r1), in float64, rows in order.</summary>
+    public static void CentredSquares(float* x, int r0, int r1, int c, float* mean, double* sumSq)
+    {
+        new Span<double>(sumSq, c).Clear();
+        bool vector = Vector256.IsHardwareAccelerated;
+        for (int r = r0; r < r1; r++)
         {
             float* xr = x + (long)r * c;
-            int ch = c0;
+            int ch = 0;
             if (vector)
-                for (; ch <= c1 - Lanes; ch += Lanes)
+                for (; ch <= c - Lanes; ch += Lanes)
                 {
                     var d = Widen(xr + ch) - Widen(mean + ch);
                     (Vector256.Load(sumSq + ch) + d * d).Store(sumSq + ch);
                 }
-            for (; ch < c1; ch++)
+            for (; ch < c; ch++)
             {
                 double d = xr[ch] - (double)mean[ch];
                 sumSq[ch] += d * d;
             }
         }
-        for (int ch = c0; ch < c1; ch++)
+    }
+
+    /// <summary>sum[ch] = Σ dy and sumSq[ch] = Σ dy · x̂ (the product in float32) over rows [r0, r1), in float64.</summary>
+    public static void GradientSums(float* dy, float* xhat, int r0, int r1, int c, double* sum, double* sumSq)
+    {
+        new Span<double>(sum, c).Clear();
+        new Span<double>(sumSq, c).Clear();
+        bool vector = Vector256.IsHardwareAccelerated;
+        for (int r = r0; r < r1; r++)
         {
-            variance[ch] = (float)(sumSq[ch] / rows);
-            invStd[ch] = (float)(1.0 / Math.Sqrt(sumSq[ch] / rows + epsilon));
+            long o = (long)r * c;
+            int ch = 0;
+            if (vector)
+                for (; ch <= c - Lanes; ch += Lanes)
+                {
+                    var g = Vector128.Load(dy + o + ch);
+                    (Vector256.Load(sum + ch) + Widen(g)).Store(sum + ch);
+                    (Vector256.Load(sumSq + ch) + Widen(g * Vector128.Load(xhat + o + ch))).Store(sumSq + ch);
+                }
+            for (; ch < c; ch++)
+            {
+                sum[ch] += dy[o + ch];
+                sumSq[ch] += dy[o + ch] * xhat[o + ch];
+            }
         }
     }
 
-    /// <summary>x̂ = (x − mean) · invStd and y = γ · x̂ + β, in float32.</summary>
-    public static void Normalize(float* x, int rows, int c, int c0, int c1, float* mean, float* invStd,
+    /// <summary>total[ch] = Σ over <paramref name="blocks"/> blocks (in order) of partial[b·c + ch].</summary>
+    public static void AddBlocks(double* partial, int blocks, int c, double* total)
+    {
+        for (int ch = 0; ch < c; ch++) total[ch] = 0;
+        for (int b = 0; b < blocks; b++)
+            for (int ch = 0; ch < c; ch++) total[ch] += partial[(long)b * c + ch];
+    }
+
+    /// <summary>x̂ = (x − mean) · invStd and y = γ · x̂ + β over rows [r0, r1), in float32.</summary>
+    public static void Normalize(float* x, int r0, int r1, int c, float* mean, float* invStd,
         float* gamma, float* beta, float* xhat, float* y)
     {
         bool vector = Vector256.IsHardwareAccelerated;
-        for (int r = 0; r < rows; r++)
+        for (int r = r0; r < r1; r++)
         {
             long o = (long)r * c;
-            int ch = c0;
+            int ch = 0;
             if (vector)
-                for (; ch <= c1 - 8; ch += 8)
+                for (; ch <= c - 8; ch += 8)
                 {
                     var xh = (Vector256.Load(x + o + ch) - Vector256.Load(mean + ch)) * Vector256.Load(invStd + ch);
                     xh.Store(xhat + o + ch);
                     (Vector256.Load(gamma + ch) * xh + Vector256.Load(beta + ch)).Store(y + o + ch);
                 }
-            for (; ch < c1; ch++)
+            for (; ch < c; ch++)
             {
                 float xh = (x[o + ch] - mean[ch]) * invStd[ch];
                 xhat[o + ch] = xh;
@@ -77,48 +114,27 @@ internal static unsafe class BatchNormKernels
         }
     }
 
-    /// <summary>Σ dy (→ dβ) and Σ dy · x̂ (→ dγ) per channel, in float64 over rows in order.</summary>
-    public static void GradientSums(float* dy, float* xhat, int rows, int c, int c0, int c1, double* sum, double* sumSq)
-    {
-        for (int ch = c0; ch < c1; ch++) sum[ch] = sumSq[ch] = 0;
-        bool vector = Vector256.IsHardwareAccelerated;
-        for (int r = 0; r < rows; r++)
-        {
-            long o = (long)r * c;
-            int ch = c0;
-            if (vector)
-                for (; ch <= c1 - Lanes; ch += Lanes)
-                {
-                    var g = Vector128.Load(dy + o + ch);
-                    (Vector256.Load(sum + ch) + Widen(g)).Store(sum + ch);
-                    (Vector256.Load(sumSq + ch) + Widen(g * Vector128.Load(xhat + o + ch))).Store(sumSq + ch);
-                }
-            for (; ch < c1; ch++)
-            {
-                sum[ch] += dy[o + ch];
-                sumSq[ch] += dy[o + ch] * xhat[o + ch];
-            }
-        }
-    }
-
-    /// <summary>dx = γ·invStd · (dy − Σdy / rows − x̂ · Σ(dy·x̂) / rows), evaluated in float64.</summary>
-    public static void InputGradient(float* dy, float* xhat, int rows, int c, int c0, int c1, double* sum, double* sumSq,
+    /// <summary>
+    /// dx = γ·invStd · (dy − Σdy / rows − x̂ · Σ(dy·x̂) / rows) over rows [r0, r1), evaluated in float64;
+    /// <paramref name="rows"/> is the batch's total.
+    /// </summary>
+    public static void InputGradient(float* dy, float* xhat, int r0, int r1, int rows, int c, double* sum, double* sumSq,
         float* gamma, float* invStd, float* dx)
     {
         bool vector = Vector256.IsHardwareAccelerated;
         var n = Vector256.Create((double)rows);
-        for (int r = 0; r < rows; r++)
+        for (int r = r0; r < r1; r++)
         {
             long o = (long)r * c;
-            int ch = c0;
+            int ch = 0;
             if (vector)
-                for (; ch <= c1 - Lanes; ch += Lanes)
+                for (; ch <= c - Lanes; ch += Lanes)
                 {
                     var g = Widen(dy + o + ch) - Vector256.Load(sum + ch) / n - Widen(xhat + o + ch) * Vector256.Load(sumSq + ch) / n;
                     var scale = Widen(Vector128.Load(gamma + ch) * Vector128.Load(invStd + ch));
                     Narrow(scale * g).Store(dx + o + ch);
                 }
-            for (; ch < c1; ch++)
+            for (; ch < c; ch++)
             {
                 double g = dy[o + ch] - sum[ch] / rows - xhat[o + ch] * sumSq[ch] / rows;
                 dx[o + ch] = (float)(gamma[ch] * invStd[ch] * g);

@@ -12,6 +12,9 @@ namespace Distributed.Engine.Kernels;
 /// </summary>
 public static class Simd
 {
+    // Below this many channels the per-row helpers loop inline instead of calling TensorPrimitives per row.
+    private const int FewChannels = 16;
+
     /// <summary>d = a + b.</summary>
     public static void Add(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> d) => TensorPrimitives.Add(a, b, d);
 
@@ -19,6 +22,14 @@ public static class Simd
     public static void AddBiasRows(Span<float> y, ReadOnlySpan<float> bias, int rows)
     {
         int c = bias.Length;
+        if (c < FewChannels)
+        {
+            // A call per row would cost more than its few adds (a 3-filter convolution has ~86 k rows per batch).
+            var all = y.Slice(0, rows * c);
+            for (int o = 0; o < all.Length; o += c)
+                for (int ch = 0; ch < c; ch++) all[o + ch] += bias[ch];
+            return;
+        }
         for (int r = 0; r < rows; r++)
         {
             var row = y.Slice(r * c, c);
@@ -31,22 +42,14 @@ public static class Simd
     {
         int c = sum.Length;
         sum.Clear();
-        for (int r = 0; r < rows; r++) TensorPrimitives.Add(sum, dy.Slice(r * c, c), sum);
-    }
-
-    /// <summary>Applies an activation in place.</summary>
-    public static void Activate(Span<float> y, Layers.Activation activation)
-    {
-        switch (activation)
+        if (c < FewChannels)
         {
-            case Layers.Activation.Relu:
-                TensorPrimitives.Max(y, 0f, y);
-                break;
-            case Layers.Activation.Relu6:
-                TensorPrimitives.Max(y, 0f, y);
-                TensorPrimitives.Min(y, 6f, y);
-                break;
+            var all = dy.Slice(0, rows * c);
+            for (int o = 0; o < all.Length; o += c)
+                for (int ch = 0; ch < c; ch++) sum[ch] += all[o + ch];
+            return;
         }
+        for (int r = 0; r < rows; r++) TensorPrimitives.Add(sum, dy.Slice(r * c, c), sum);
     }
 
     /// <summary>

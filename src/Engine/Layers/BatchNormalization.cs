@@ -19,6 +19,8 @@ public sealed class BatchNormalization : Layer
     private float[] _invStd = [];
     private double[] _sum = [];
     private double[] _sumSq = [];
+    private double[] _partial = [];
+    private double[] _partialSq = [];
     private bool _usedBatchStatistics;
     private readonly Job _job = new();
 
@@ -76,6 +78,9 @@ public sealed class BatchNormalization : Layer
         _invStd = new float[C];
         _sum = new double[C];
         _sumSq = new double[C];
+        int blocks = (maxBatch * (InputShape.Size / C) + BatchNormKernels.BlockRows - 1) / BatchNormKernels.BlockRows;
+        _partial = new double[blocks * C];
+        _partialSq = new double[blocks * C];
         BatchMean = new float[C];
         BatchVariance = new float[C];
     }
@@ -97,9 +102,7 @@ public sealed class BatchNormalization : Layer
             return;
         }
 
-        // Two passes in double: the mean, then the centred second moment, so a large M = N·H·W
-        // does not lose precision. Threads take runs of channels.
-        Run(x, y, default, batch, Pass.Forward);
+        Run(x, y, default, batch, Pass.Normalize);
         if (context.UpdateRunningStatistics) FoldIntoRunningStatistics(BatchMean, BatchVariance);
     }
 
@@ -147,65 +150,97 @@ public sealed class BatchNormalization : Layer
                 }
             return;
         }
-        Run(dy, default, dx, batch, computeInputGradient ? Pass.BackwardWithInput : Pass.Backward);
+        Run(dy, default, dx, batch, computeInputGradient ? Pass.InputGradient : Pass.GradientSums);
     }
 
-    private enum Pass { Forward, Backward, BackwardWithInput }
+    private enum Pass { Sums, CentredSquares, Normalize, GradientSums, InputGradient }
 
-    private unsafe void Run(ReadOnlySpan<float> input, Span<float> y, Span<float> dx, int batch, Pass pass)
+    // Two passes in double (the mean, then the centred second moment, so a large N·H·W does not lose
+    // precision), then the normalisation; threads share fixed blocks of rows (BatchNormKernels).
+    private unsafe void Run(ReadOnlySpan<float> input, Span<float> y, Span<float> dx, int batch, Pass last)
     {
         int c = C, rows = batch * InputShape.Size / c;
-        // Small layers (e.g. after global pooling) are not worth waking a thread for.
-        int parts = (long)rows * c < 32_768 ? 1 : Math.Min(Threads, (c + 7) / 8);
-        fixed (float* pin = input, py = y, pdx = dx, gamma = Weight(0), beta = Weight(1), xhat = _xhat, invStd = _invStd,
-               mean = BatchMean, variance = BatchVariance,
-               dGamma = pass == Pass.Forward ? default : Gradient(0), dBeta = pass == Pass.Forward ? default : Gradient(1))
-        fixed (double* sum = _sum, sumSq = _sumSq)
+        int blocks = (rows + BatchNormKernels.BlockRows - 1) / BatchNormKernels.BlockRows;
+        int parts = Math.Min(Threads, blocks);
+        fixed (float* pin = input, py = y, pdx = dx, gamma = Weight(0), beta = Weight(1), xhat = _xhat, invStd = _invStd, mean = BatchMean)
+        fixed (double* sum = _sum, sumSq = _sumSq, partial = _partial, partialSq = _partialSq)
         {
-            _job.Set(new Operands(pin, py, pdx, gamma, beta, xhat, invStd, mean, variance, dGamma, dBeta, sum, sumSq, rows, c, Epsilon), pass);
-            ParallelJobs.Run(_job, parts);
+            var o = new Operands(pin, py, pdx, gamma, beta, xhat, invStd, mean, partial, partialSq, rows, c);
+            if (last == Pass.Normalize)
+            {
+                RunPass(in o, Pass.Sums, parts);
+                BatchNormKernels.AddBlocks(partial, blocks, c, sum);
+                for (int ch = 0; ch < c; ch++) mean[ch] = (float)(sum[ch] / rows);
+                RunPass(in o, Pass.CentredSquares, parts);
+                BatchNormKernels.AddBlocks(partialSq, blocks, c, sumSq);
+                for (int ch = 0; ch < c; ch++)
+                {
+                    BatchVariance[ch] = (float)(sumSq[ch] / rows);
+                    invStd[ch] = (float)(1.0 / Math.Sqrt(sumSq[ch] / rows + Epsilon));
+                }
+                RunPass(in o, Pass.Normalize, parts);
+                return;
+            }
+            RunPass(in o, Pass.GradientSums, parts);
+            BatchNormKernels.AddBlocks(partial, blocks, c, sum);
+            BatchNormKernels.AddBlocks(partialSq, blocks, c, sumSq);
+            Span<float> dGamma = Gradient(0), dBeta = Gradient(1);
+            for (int ch = 0; ch < c; ch++) { dGamma[ch] = (float)sumSq[ch]; dBeta[ch] = (float)sum[ch]; }
+            if (last == Pass.InputGradient)
+            {
+                _job.Set(in o, Pass.InputGradient, sum, sumSq);
+                ParallelJobs.Run(_job, parts);
+            }
         }
     }
 
-    private readonly unsafe struct Operands(float* input, float* y, float* dx, float* gamma, float* beta, float* xhat, float* invStd,
-        float* mean, float* variance, float* dGamma, float* dBeta, double* sum, double* sumSq, int rows, int c, float epsilon)
+    private unsafe void RunPass(in Operands o, Pass pass, int parts)
     {
-        public readonly float* Input = input, Y = y, Dx = dx, Gamma = gamma, Beta = beta, Xhat = xhat, InvStd = invStd,
-            Mean = mean, Variance = variance, DGamma = dGamma, DBeta = dBeta;
-        public readonly double* Sum = sum, SumSq = sumSq;
-        public readonly int Rows = rows, C = c;
-        public readonly float Epsilon = epsilon;
+        _job.Set(in o, pass, null, null);
+        ParallelJobs.Run(_job, parts);
     }
 
-    // Each part takes a run of 8-channel blocks; forward: statistics then normalisation, backward:
-    // dγ and dβ, then dx.
+    private readonly unsafe struct Operands(float* input, float* y, float* dx, float* gamma, float* beta, float* xhat, float* invStd,
+        float* mean, double* partial, double* partialSq, int rows, int c)
+    {
+        public readonly float* Input = input, Y = y, Dx = dx, Gamma = gamma, Beta = beta, Xhat = xhat, InvStd = invStd, Mean = mean;
+        public readonly double* Partial = partial, PartialSq = partialSq;
+        public readonly int Rows = rows, C = c;
+    }
+
+    // Each part takes a run of whole row blocks; partial sums go to the block's own slot.
     private sealed unsafe class Job : IParallelJob
     {
         private Operands _o;
         private Pass _pass;
+        private double* _sum, _sumSq;
 
-        public void Set(in Operands operands, Pass pass) => (_o, _pass) = (operands, pass);
+        public void Set(in Operands operands, Pass pass, double* sum, double* sumSq)
+        {
+            _o = operands;
+            _pass = pass;
+            _sum = sum;
+            _sumSq = sumSq;
+        }
 
         public void RunPart(int part, int parts)
         {
             ref readonly Operands o = ref _o;
-            int blocks = (o.C + 7) / 8;
-            int c0 = ParallelJobs.Start(blocks, part, parts) * 8, c1 = Math.Min(ParallelJobs.Start(blocks, part + 1, parts) * 8, o.C);
-            if (c0 >= c1) return;
-            if (_pass == Pass.Forward)
+            int blocks = (o.Rows + BatchNormKernels.BlockRows - 1) / BatchNormKernels.BlockRows;
+            int b0 = ParallelJobs.Start(blocks, part, parts), b1 = ParallelJobs.Start(blocks, part + 1, parts);
+            for (int b = b0; b < b1; b++)
             {
-                BatchNormKernels.Statistics(o.Input, o.Rows, o.C, c0, c1, o.Sum, o.SumSq, o.Mean, o.Variance, o.InvStd, o.Epsilon);
-                BatchNormKernels.Normalize(o.Input, o.Rows, o.C, c0, c1, o.Mean, o.InvStd, o.Gamma, o.Beta, o.Xhat, o.Y);
-                return;
+                int r0 = b * BatchNormKernels.BlockRows, r1 = Math.Min(r0 + BatchNormKernels.BlockRows, o.Rows);
+                double* slot = o.Partial + (long)b * o.C, slotSq = o.PartialSq + (long)b * o.C;
+                switch (_pass)
+                {
+                    case Pass.Sums: BatchNormKernels.Sums(o.Input, r0, r1, o.C, slot); break;
+                    case Pass.CentredSquares: BatchNormKernels.CentredSquares(o.Input, r0, r1, o.C, o.Mean, slotSq); break;
+                    case Pass.Normalize: BatchNormKernels.Normalize(o.Input, r0, r1, o.C, o.Mean, o.InvStd, o.Gamma, o.Beta, o.Xhat, o.Y); break;
+                    case Pass.GradientSums: BatchNormKernels.GradientSums(o.Input, o.Xhat, r0, r1, o.C, slot, slotSq); break;
+                    case Pass.InputGradient: BatchNormKernels.InputGradient(o.Input, o.Xhat, r0, r1, o.Rows, o.C, _sum, _sumSq, o.Gamma, o.InvStd, o.Dx); break;
+                }
             }
-            BatchNormKernels.GradientSums(o.Input, o.Xhat, o.Rows, o.C, c0, c1, o.Sum, o.SumSq);
-            for (int ch = c0; ch < c1; ch++)
-            {
-                o.DGamma[ch] = (float)o.SumSq[ch];
-                o.DBeta[ch] = (float)o.Sum[ch];
-            }
-            if (_pass == Pass.BackwardWithInput)
-                BatchNormKernels.InputGradient(o.Input, o.Xhat, o.Rows, o.C, c0, c1, o.Sum, o.SumSq, o.Gamma, o.InvStd, o.Dx);
         }
     }
 

@@ -129,7 +129,7 @@ public sealed class Conv2D : Layer
         }
         var all = y.Slice(0, batch * outSize);
         if (UseBias) Simd.AddBiasRows(all, Weight(1), batch * _g.OutputPixels);
-        Simd.Activate(all, Activation);
+        ParallelElementwise.Activate(all, Activation, Threads);
     }
 
     internal override void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int batch, bool computeInputGradient)
@@ -139,7 +139,7 @@ public sealed class Conv2D : Layer
         ReadOnlySpan<float> g = dy.Slice(0, batch * outSize);
         if (Activation != Activation.None)
         {
-            Simd.ActivationGradient(y.Slice(0, batch * outSize), g, _dyScratch, Simd.CapOf(Activation));
+            ParallelElementwise.ReluGradient(y.Slice(0, batch * outSize), g, _dyScratch, g.Length, Simd.CapOf(Activation), Threads);
             g = _dyScratch.AsSpan(0, batch * outSize);
         }
 

@@ -68,7 +68,7 @@ public sealed class Dense : Layer
         var outSpan = y.Slice(0, batch * Units);
         Gemm.Multiply(false, false, batch, Units, In, x, In, Weight(0), Units, outSpan, Units, accumulate: false, threads: Threads);
         if (UseBias) Simd.AddBiasRows(outSpan, Weight(1), batch);
-        Simd.Activate(outSpan, Activation);
+        ParallelElementwise.Activate(outSpan, Activation, Threads);
     }
 
     internal override void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int batch, bool computeInputGradient)
@@ -76,7 +76,7 @@ public sealed class Dense : Layer
         ReadOnlySpan<float> g = dy.Slice(0, batch * Units);
         if (Activation != Activation.None)
         {
-            Simd.ActivationGradient(y.Slice(0, batch * Units), g, _dyScratch, Simd.CapOf(Activation));
+            ParallelElementwise.ReluGradient(y.Slice(0, batch * Units), g, _dyScratch, g.Length, Simd.CapOf(Activation), Threads);
             g = _dyScratch.AsSpan(0, batch * Units);
         }
         if (Trainable)

@@ -15,6 +15,10 @@ public sealed class DepthwiseConv2D : Layer
     private ConvGeometry _g;
     private float[] _dyScratch = [];
     private readonly Job _job = new();
+    private float[] _dwBlocks = [];
+
+    // Samples per kernel-gradient block: fixed, so the gradient's summation order never depends on the thread count.
+    private const int BlockSamples = 8;
 
     /// <summary>Creates a depthwise convolution.</summary>
     public DepthwiseConv2D(int kernelSize, int stride = 1, PaddingMode padding = PaddingMode.Valid, int pad = 0,
@@ -75,8 +79,11 @@ public sealed class DepthwiseConv2D : Layer
         return TensorShape.Image(_g.OutputHeight, _g.OutputWidth, input.Channels);
     }
 
-    internal override void Allocate(int maxBatch) =>
+    internal override void Allocate(int maxBatch)
+    {
         _dyScratch = Activation != Activation.None ? new float[maxBatch * OutputShape.Size] : [];
+        _dwBlocks = new float[(maxBatch + BlockSamples - 1) / BlockSamples * KernelSize * KernelSize * _g.Channels];
+    }
 
     internal override unsafe void Forward(ReadOnlySpan<float> x, Span<float> y, int batch, StepContext context)
     {
@@ -86,7 +93,7 @@ public sealed class DepthwiseConv2D : Layer
             _job.Set(this, px, py, pw, pb, null, null, batch, backward: false, computeInputGradient: false);
             ParallelJobs.Run(_job, Math.Min(Threads, batch));
         }
-        Simd.Activate(y.Slice(0, batch * outSize), Activation);
+        ParallelElementwise.Activate(y.Slice(0, batch * outSize), Activation, Threads);
     }
 
     internal override unsafe void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int batch, bool computeInputGradient)
@@ -95,7 +102,7 @@ public sealed class DepthwiseConv2D : Layer
         ReadOnlySpan<float> g = dy.Slice(0, batch * outSize);
         if (Activation != Activation.None)
         {
-            Simd.ActivationGradient(y.Slice(0, batch * outSize), g, _dyScratch, Simd.CapOf(Activation));
+            ParallelElementwise.ReluGradient(y.Slice(0, batch * outSize), g, _dyScratch, g.Length, Simd.CapOf(Activation), Threads);
             g = _dyScratch.AsSpan(0, batch * outSize);
         }
         Span<float> dw = Trainable ? Gradient(0) : default;
@@ -106,16 +113,19 @@ public sealed class DepthwiseConv2D : Layer
         }
         if (computeInputGradient) dx.Slice(0, batch * inSize).Clear();
         if (!Trainable && !computeInputGradient) return;
-        fixed (float* px = x, pg = g, pdx = dx, pw = Weight(0), pdw = dw)
+        int blocks = (batch + BlockSamples - 1) / BlockSamples, kernelSize = dw.Length;
+        fixed (float* px = x, pg = g, pdx = dx, pw = Weight(0), pdw = Trainable ? _dwBlocks : null)
         {
             _job.Set(this, px, pg, pw, null, pdx, pdw, batch, backward: true, computeInputGradient);
-            ParallelJobs.Run(_job, Math.Min(Threads, Math.Max(batch, (_g.Channels + 7) / 8)));
+            ParallelJobs.Run(_job, Math.Min(Threads, blocks));
         }
+        // The blocks' kernel gradients, added in block order: the same sum for any thread count.
+        for (int b = 0; b < blocks && Trainable; b++) Simd.Add(dw, _dwBlocks.AsSpan(b * kernelSize, kernelSize), dw);
     }
 
-    // Forward: parts split the samples. Backward: each part takes a run of samples for the input
-    // gradient and a run of 8-channel blocks for the kernel gradient, so no two parts write the same
-    // element and each element sums in the serial order.
+    // Forward: parts split the samples. Backward: parts split fixed blocks of BlockSamples samples;
+    // each block's kernel gradient goes to its own slot of _dwBlocks (summed in block order after),
+    // its input gradient straight to dx.
     private sealed unsafe class Job : IParallelJob
     {
         private DepthwiseConv2D _layer = null!;
@@ -140,13 +150,18 @@ public sealed class DepthwiseConv2D : Layer
                 for (int s = s0; s < s1; s++) DepthwiseKernels.Forward(_x + s * inSize, _w, _bias, _yOrDy + s * outSize, in g);
                 return;
             }
-            if (_inputGradient)
-                for (int s = s0; s < s1; s++) DepthwiseKernels.InputGradient(_yOrDy + s * outSize, _w, _dx + s * inSize, in g);
-            if (_dw != null)
+            int blocks = (_batch + BlockSamples - 1) / BlockSamples;
+            int b0 = ParallelJobs.Start(blocks, part, parts), b1 = ParallelJobs.Start(blocks, part + 1, parts);
+            int kernelSize = g.KernelHeight * g.KernelWidth * g.Channels;
+            for (int b = b0; b < b1; b++)
             {
-                int blocks = (g.Channels + 7) / 8;
-                int c0 = ParallelJobs.Start(blocks, part, parts) * 8, c1 = Math.Min(ParallelJobs.Start(blocks, part + 1, parts) * 8, g.Channels);
-                if (c0 < c1) DepthwiseKernels.KernelGradient(_x, _yOrDy, _batch, _dw, in g, c0, c1);
+                int first = b * BlockSamples, count = Math.Min(BlockSamples, _batch - first);
+                if (_inputGradient)
+                    for (int s = first; s < first + count; s++) DepthwiseKernels.InputGradient(_yOrDy + s * outSize, _w, _dx + s * inSize, in g);
+                if (_dw == null) continue;
+                float* slot = _dw + (long)b * kernelSize;
+                new Span<float>(slot, kernelSize).Clear();
+                DepthwiseKernels.KernelGradient(_x + first * inSize, _yOrDy + first * outSize, count, slot, in g, 0, g.Channels);
             }
         }
     }

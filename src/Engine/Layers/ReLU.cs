@@ -31,16 +31,13 @@ public class ReLU : Layer
 
     internal override void Forward(ReadOnlySpan<float> x, Span<float> y, int batch, StepContext context)
     {
-        int n = batch * InputShape.Size;
-        System.Numerics.Tensors.TensorPrimitives.Max(x.Slice(0, n), 0f, y.Slice(0, n));
-        if (MaxValue is { } m) System.Numerics.Tensors.TensorPrimitives.Min(y.Slice(0, n), m, y.Slice(0, n));
+        ParallelElementwise.Relu(x, y, batch * InputShape.Size, MaxValue ?? float.PositiveInfinity, Threads);
     }
 
     internal override void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int batch, bool computeInputGradient)
     {
         if (!computeInputGradient) return;
-        int n = batch * InputShape.Size;
-        Simd.ActivationGradient(y.Slice(0, n), dy.Slice(0, n), dx, MaxValue ?? float.PositiveInfinity);
+        ParallelElementwise.ReluGradient(y, dy, dx, batch * InputShape.Size, MaxValue ?? float.PositiveInfinity, Threads);
     }
 
     internal override IReadOnlyDictionary<string, object?> Config => new Dictionary<string, object?> { ["max_value"] = MaxValue };

@@ -1,0 +1,63 @@
+using System.Numerics.Tensors;
+
+namespace Distributed.Engine.Kernels;
+
+/// <summary>
+/// The (capped) ReLU and its gradient over large buffers, cut into contiguous ranges on
+/// <see cref="ParallelJobs"/>. Element-wise, so the result is the same for any split.
+/// </summary>
+internal sealed unsafe class ParallelElementwise : IParallelJob
+{
+    // Below this many floats one thread is faster than waking another.
+    private const int MinParallel = 1 << 15;
+
+    [ThreadStatic] private static ParallelElementwise? t_job;
+
+    private float* _a, _b, _c;
+    private int _n;
+    private float _cap;
+    private bool _gradient;
+
+    /// <summary>y = min(max(x, 0), cap) for the first <paramref name="n"/> elements (in place when x and y are the same).</summary>
+    public static void Relu(ReadOnlySpan<float> x, Span<float> y, int n, float cap, int threads)
+    {
+        fixed (float* px = x.Slice(0, n), py = y.Slice(0, n)) Run(px, py, null, n, cap, gradient: false, threads);
+    }
+
+    /// <summary>Applies a fused activation (ReLU, or ReLU capped at 6) in place; identity does nothing.</summary>
+    public static void Activate(Span<float> y, Layers.Activation activation, int threads)
+    {
+        if (activation != Layers.Activation.None) Relu(y, y, y.Length, Simd.CapOf(activation), threads);
+    }
+
+    /// <summary>dx = dy where 0 &lt; y &lt; cap, else 0, for the first <paramref name="n"/> elements (see <see cref="Simd.ActivationGradient"/>).</summary>
+    public static void ReluGradient(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int n, float cap, int threads)
+    {
+        fixed (float* py = y.Slice(0, n), pdy = dy.Slice(0, n), pdx = dx.Slice(0, n)) Run(py, pdy, pdx, n, cap, gradient: true, threads);
+    }
+
+    private static void Run(float* a, float* b, float* c, int n, float cap, bool gradient, int threads)
+    {
+        var job = t_job ??= new ParallelElementwise();
+        job._a = a; job._b = b; job._c = c; job._n = n; job._cap = cap; job._gradient = gradient;
+        ParallelJobs.Run(job, n < MinParallel ? 1 : Math.Min(threads, n / MinParallel));
+    }
+
+    /// <inheritdoc/>
+    public void RunPart(int part, int parts)
+    {
+        // Ranges in whole 16-float vectors so no part starts mid-vector.
+        int vectors = (_n + 15) / 16;
+        int i0 = Math.Min(ParallelJobs.Start(vectors, part, parts) * 16, _n), i1 = Math.Min(ParallelJobs.Start(vectors, part + 1, parts) * 16, _n);
+        int length = i1 - i0;
+        if (length <= 0) return;
+        if (_gradient)
+        {
+            Simd.ActivationGradient(new ReadOnlySpan<float>(_a + i0, length), new ReadOnlySpan<float>(_b + i0, length), new Span<float>(_c + i0, length), _cap);
+            return;
+        }
+        var y = new Span<float>(_b + i0, length);
+        TensorPrimitives.Max(new ReadOnlySpan<float>(_a + i0, length), 0f, y);
+        if (!float.IsPositiveInfinity(_cap)) TensorPrimitives.Min(y, _cap, y);
+    }
+}
