@@ -8,7 +8,8 @@ namespace Distributed.Engine.Layers;
 /// bias <c>(F)</c>, y <c>(N, OH, OW, F)</c>, with an optional fused activation. Computed as
 /// im2col + GEMM over chunks of samples (a 1×1 stride-1 convolution is a plain GEMM on x).
 /// Forward keeps nothing but its output; backward re-unfolds x, which costs less than storing
-/// the whole im2col matrix for the batch.
+/// the whole im2col matrix for the batch. Threads take whole chunks; the kernel gradient is summed
+/// per chunk and the chunks added in order, so results do not depend on the thread count.
 /// </summary>
 public sealed class Conv2D : Layer
 {
@@ -18,7 +19,9 @@ public sealed class Conv2D : Layer
 
     private ConvGeometry _g;
     private int _chunkSamples;
-    private float[] _cols = [];
+    private float[][] _colsPerPart = [];
+    private float[] _dKernelChunks = [];
+    private readonly Job _job = new();
     private float[] _dyScratch = [];
 
     /// <summary>Creates a convolution.</summary>
@@ -112,79 +115,127 @@ public sealed class Conv2D : Layer
     internal override void Allocate(int maxBatch)
     {
         _chunkSamples = Math.Clamp(TargetChunkRows / Math.Max(_g.OutputPixels, 1), 1, maxBatch);
-        if (!_g.IsPointwise) _cols = new float[_chunkSamples * _g.OutputPixels * _g.PatchSize];
+        _colsPerPart = [];
+        _dKernelChunks = new float[(maxBatch + _chunkSamples - 1) / _chunkSamples * _g.PatchSize * Filters];
         _dyScratch = Activation != Activation.None ? new float[maxBatch * OutputShape.Size] : [];
     }
 
-    internal override void Forward(ReadOnlySpan<float> x, Span<float> y, int batch, StepContext context)
+    internal override unsafe void Forward(ReadOnlySpan<float> x, Span<float> y, int batch, StepContext context)
     {
-        int k = _g.PatchSize, outSize = OutputShape.Size;
-        ReadOnlySpan<float> kernel = Weight(0);
-        for (int s = 0; s < batch; s += _chunkSamples)
-        {
-            int n = Math.Min(_chunkSamples, batch - s);
-            int rows = n * _g.OutputPixels;
-            var a = Patches(x, s, n);
-            Gemm.Multiply(false, false, rows, Filters, k, a, k, kernel, Filters, y.Slice(s * outSize, n * outSize), Filters, accumulate: false, threads: Threads);
-        }
+        int outSize = OutputShape.Size;
+        fixed (float* px = x, py = y, pk = Weight(0))
+            RunChunks(px, py, pk, null, null, batch, Pass.Forward);
         var all = y.Slice(0, batch * outSize);
         if (UseBias) Simd.AddBiasRows(all, Weight(1), batch * _g.OutputPixels);
         ParallelElementwise.Activate(all, Activation, Threads);
     }
 
-    internal override void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int batch, bool computeInputGradient)
+    internal override unsafe void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int batch, bool computeInputGradient)
     {
-        int k = _g.PatchSize, inSize = InputShape.Size, outSize = OutputShape.Size;
-        int totalRows = batch * _g.OutputPixels;
+        int outSize = OutputShape.Size;
         ReadOnlySpan<float> g = dy.Slice(0, batch * outSize);
         if (Activation != Activation.None)
         {
             ParallelElementwise.ReluGradient(y.Slice(0, batch * outSize), g, _dyScratch, g.Length, Simd.CapOf(Activation), Threads);
             g = _dyScratch.AsSpan(0, batch * outSize);
         }
-
-        if (Trainable)
-        {
-            if (UseBias) Simd.SumRows(g, totalRows, Gradient(1));
-            var dKernel = Gradient(0);
-            for (int s = 0; s < batch; s += _chunkSamples)
-            {
-                int n = Math.Min(_chunkSamples, batch - s);
-                int rows = n * _g.OutputPixels;
-                var a = Patches(x, s, n);
-                // dK (K×F) += colsᵀ (K×rows) · dy (rows×F), chunks in sample order.
-                Gemm.Multiply(true, false, k, Filters, rows, a, k, g.Slice(s * outSize, n * outSize), Filters, dKernel, Filters, accumulate: s > 0, threads: Threads);
-            }
-        }
-
-        if (!computeInputGradient) return;
-        ReadOnlySpan<float> kernel = Weight(0);
-        for (int s = 0; s < batch; s += _chunkSamples)
-        {
-            int n = Math.Min(_chunkSamples, batch - s);
-            int rows = n * _g.OutputPixels;
-            var gy = g.Slice(s * outSize, n * outSize);
-            if (_g.IsPointwise)
-            {
-                // dx (rows×C) = dy (rows×F) · Kᵀ (F×C).
-                Gemm.Multiply(false, true, rows, k, Filters, gy, Filters, kernel, Filters, dx.Slice(s * inSize, n * inSize), k, accumulate: false, threads: Threads);
-            }
-            else
-            {
-                var dcols = _cols.AsSpan(0, rows * k);
-                Gemm.Multiply(false, true, rows, k, Filters, gy, Filters, kernel, Filters, dcols, k, accumulate: false, threads: Threads);
-                Im2Col.Fold(dcols, n, _g, dx.Slice(s * inSize, n * inSize));
-            }
-        }
+        if (!Trainable && !computeInputGradient) return;
+        if (Trainable && UseBias) Simd.SumRows(g, batch * _g.OutputPixels, Gradient(1));
+        var pass = (Trainable ? Pass.KernelGradient : 0) | (computeInputGradient ? Pass.InputGradient : 0);
+        fixed (float* px = x, pg = g, pdx = dx, pk = Weight(0), pdk = _dKernelChunks)
+            RunChunks(px, pg, pk, pdx, pdk, batch, pass);
+        if (!Trainable) return;
+        // dK = Σ over chunks, in chunk order, of that chunk's colsᵀ · dy: the same sum for any thread count.
+        var dKernel = Gradient(0);
+        int kernelSize = dKernel.Length, chunks = (batch + _chunkSamples - 1) / _chunkSamples;
+        _dKernelChunks.AsSpan(0, kernelSize).CopyTo(dKernel);
+        for (int c = 1; c < chunks; c++) Simd.Add(dKernel, _dKernelChunks.AsSpan(c * kernelSize, kernelSize), dKernel);
     }
 
-    // The patch matrix of samples [s, s + n): x itself for a pointwise convolution, else unfolded into _cols.
-    private ReadOnlySpan<float> Patches(ReadOnlySpan<float> x, int s, int n)
+    [Flags]
+    private enum Pass { Forward = 1, KernelGradient = 2, InputGradient = 4 }
+
+    // Chunks of samples are independent (each has its own rows of y or dx and its own slot of the
+    // kernel gradient), so threads take runs of whole chunks, each with its own im2col buffer.
+    private unsafe void RunChunks(float* x, float* yOrDy, float* kernel, float* dx, float* dKernelChunks, int batch, Pass pass)
     {
-        int inSize = InputShape.Size, rows = n * _g.OutputPixels;
-        if (_g.IsPointwise) return x.Slice(s * inSize, rows * _g.PatchSize);
-        Im2Col.Unfold(x.Slice(s * inSize, n * inSize), n, _g, _cols);
-        return _cols.AsSpan(0, rows * _g.PatchSize);
+        int chunks = (batch + _chunkSamples - 1) / _chunkSamples;
+        int parts = Math.Min(Threads, chunks);
+        if (!_g.IsPointwise && _colsPerPart.Length < parts)
+        {
+            // Grows only when the thread count does; steady-state steps allocate nothing.
+            int old = _colsPerPart.Length;
+            Array.Resize(ref _colsPerPart, parts);
+            for (int p = old; p < parts; p++) _colsPerPart[p] = new float[_chunkSamples * _g.OutputPixels * _g.PatchSize];
+        }
+        // One chunk (a small batch): the threads split the matrix products instead.
+        _job.Set(this, x, yOrDy, kernel, dx, dKernelChunks, batch, pass, parts == 1 ? Threads : 1);
+        ParallelJobs.Run(_job, parts);
+    }
+
+    private sealed unsafe class Job : IParallelJob
+    {
+        private Conv2D _layer = null!;
+        private float* _x, _yOrDy, _kernel, _dx, _dKernelChunks;
+        private int _batch, _gemmThreads;
+        private Pass _pass;
+
+        public void Set(Conv2D layer, float* x, float* yOrDy, float* kernel, float* dx, float* dKernelChunks, int batch, Pass pass, int gemmThreads)
+        {
+            _gemmThreads = gemmThreads;
+            _layer = layer;
+            _x = x; _yOrDy = yOrDy; _kernel = kernel; _dx = dx; _dKernelChunks = dKernelChunks;
+            _batch = batch; _pass = pass;
+        }
+
+        public void RunPart(int part, int parts)
+        {
+            var layer = _layer;
+            ref readonly ConvGeometry g = ref layer._g;
+            int k = g.PatchSize, f = layer.Filters, inSize = layer.InputShape.Size, outSize = layer.OutputShape.Size, per = layer._chunkSamples;
+            int chunks = (_batch + per - 1) / per;
+            float[] cols = g.IsPointwise ? [] : layer._colsPerPart[part];
+            var kernel = new ReadOnlySpan<float>(_kernel, k * f);
+            for (int c = ParallelJobs.Start(chunks, part, parts), end = ParallelJobs.Start(chunks, part + 1, parts); c < end; c++)
+            {
+                int s = c * per, n = Math.Min(per, _batch - s), rows = n * g.OutputPixels;
+                var x = new ReadOnlySpan<float>(_x + (long)s * inSize, n * inSize);
+                var yOrDy = new Span<float>(_yOrDy + (long)s * outSize, n * outSize);
+                if (_pass == Pass.Forward)
+                {
+                    Gemm.Multiply(false, false, rows, f, k, Patches(x, n, in g, cols), k, kernel, f, yOrDy, f, accumulate: false, threads: _gemmThreads);
+                    continue;
+                }
+                if ((_pass & Pass.KernelGradient) != 0)
+                {
+                    // This chunk's dK (K×F) = colsᵀ (K×rows) · dy (rows×F).
+                    var slot = new Span<float>(_dKernelChunks + (long)c * k * f, k * f);
+                    Gemm.Multiply(true, false, k, f, rows, Patches(x, n, in g, cols), k, yOrDy, f, slot, f, accumulate: false, threads: _gemmThreads);
+                }
+                if ((_pass & Pass.InputGradient) == 0) continue;
+                var dx = new Span<float>(_dx + (long)s * inSize, n * inSize);
+                if (g.IsPointwise)
+                {
+                    // dx (rows×C) = dy (rows×F) · Kᵀ (F×C).
+                    Gemm.Multiply(false, true, rows, k, f, yOrDy, f, kernel, f, dx, k, accumulate: false, threads: _gemmThreads);
+                }
+                else
+                {
+                    var dcols = cols.AsSpan(0, rows * k);
+                    Gemm.Multiply(false, true, rows, k, f, yOrDy, f, kernel, f, dcols, k, accumulate: false, threads: _gemmThreads);
+                    Im2Col.Fold(dcols, n, g, dx);
+                }
+            }
+        }
+
+        // The patch matrix of n samples: x itself for a pointwise convolution, else unfolded into cols.
+        private static ReadOnlySpan<float> Patches(ReadOnlySpan<float> x, int n, in ConvGeometry g, float[] cols)
+        {
+            int rows = n * g.OutputPixels;
+            if (g.IsPointwise) return x.Slice(0, rows * g.PatchSize);
+            Im2Col.Unfold(x, n, g, cols);
+            return cols.AsSpan(0, rows * g.PatchSize);
+        }
     }
 
     internal override IReadOnlyDictionary<string, object?> Config => new Dictionary<string, object?>
