@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using Distributed.Engine.Kernels;
 using Distributed.Engine.Randomness;
 using Distributed.Engine.Tensors;
 
@@ -11,10 +12,13 @@ namespace Distributed.Engine.Layers;
 /// sample gives a key, and SplitMix64's finaliser of key + element · φ the element's bits, so
 /// it does not depend on batch composition, worker or thread. Forward saves the scaled mask.
 /// </summary>
-public sealed class Dropout : Layer
+public sealed class Dropout : Layer, ISampleWork
 {
     private float[] _mask = [];
     private bool _lastTraining;
+    // The forward pass in progress, for the per-sample mask work.
+    private ulong _stream;
+    private StepContext? _context;
 
     /// <summary>Creates a dropout layer dropping a fraction <paramref name="rate"/> in [0, 1).</summary>
     public Dropout(float rate, string? name = null) : base(name)
@@ -47,18 +51,10 @@ public sealed class Dropout : Layer
         }
         if (context.SampleIndices.Length < batch)
             throw new InvalidOperationException($"{Describe}: training needs the global sample index of each of the {batch} rows");
-        ulong stream = StreamOf(Name);
-        float scale = 1f / (1f - Rate);
-        // Keep iff the element's 24-bit uniform ≥ rate, compared as integers.
-        uint threshold = (uint)Math.Ceiling(Rate * 16777216.0);
-        for (int s = 0; s < batch; s++)
-        {
-            ulong sample = ((ulong)(uint)context.Epoch << 32) | (uint)context.SampleIndices[s];
-            ulong key = CounterRandom.Hash(context.Seed, stream, sample);
-            var m = _mask.AsSpan(s * size, size);
-            for (int i = 0; i < m.Length; i++)
-                m[i] = (uint)(CounterRandom.Mix(key + (ulong)i * 0x9E3779B97F4A7C15UL) >> 40) >= threshold ? scale : 0f;
-        }
+        _stream = StreamOf(Name);
+        _context = context;
+        SampleParallel.Run(this, batch, Threads);
+        _context = null;
         TensorPrimitives.Multiply(x.Slice(0, n), _mask.AsSpan(0, n), y.Slice(0, n));
     }
 
@@ -68,6 +64,23 @@ public sealed class Dropout : Layer
         int n = batch * InputShape.Size;
         if (_lastTraining) TensorPrimitives.Multiply(dy.Slice(0, n), _mask.AsSpan(0, n), dx.Slice(0, n));
         else dy.Slice(0, n).CopyTo(dx);
+    }
+
+    // The masks of samples [first, end): keep iff the element's 24-bit uniform ≥ rate, compared as integers.
+    void ISampleWork.RunSamples(int first, int end)
+    {
+        int size = InputShape.Size;
+        float scale = 1f / (1f - Rate);
+        uint threshold = (uint)Math.Ceiling(Rate * 16777216.0);
+        var context = _context!;
+        for (int s = first; s < end; s++)
+        {
+            ulong sample = ((ulong)(uint)context.Epoch << 32) | (uint)context.SampleIndices[s];
+            ulong key = CounterRandom.Hash(context.Seed, _stream, sample);
+            var m = _mask.AsSpan(s * size, size);
+            for (int i = 0; i < m.Length; i++)
+                m[i] = (uint)(CounterRandom.Mix(key + (ulong)i * 0x9E3779B97F4A7C15UL) >> 40) >= threshold ? scale : 0f;
+        }
     }
 
     // FNV-1a of the layer name: a stable per-layer stream id, so two dropout layers differ.
