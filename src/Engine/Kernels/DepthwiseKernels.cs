@@ -127,7 +127,7 @@ internal static unsafe class DepthwiseKernels
 
     // The first input index of output position o, and the range of kernel taps that fall inside the input.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (int First, int From, int To) Clip(int o, int stride, int pad, int kernel, int input)
+    internal static (int First, int From, int To) Clip(int o, int stride, int pad, int kernel, int input)
     {
         int first = o * stride - pad;
         return (first, Math.Max(0, -first), Math.Min(kernel, input - first));

@@ -21,6 +21,8 @@ public sealed class Conv2D : Layer
     private int _chunkSamples;
     private float[][] _colsPerPart = [];
     private float[] _dKernelChunks = [];
+    private float[] _kernelPadded = [];
+    private float[] _biasPadded = [];
     private readonly Job _job = new();
     private float[] _dyScratch = [];
 
@@ -79,6 +81,17 @@ public sealed class Conv2D : Layer
     /// <inheritdoc/>
     public override string DefaultNameStem => "conv2d";
 
+    /// <summary>How a convolution is computed; <see cref="Auto"/> picks by shape.</summary>
+    internal enum ConvPath { Auto, Im2Col, Direct }
+
+    /// <summary>Pins the algorithm (tests and benchmarks); by default it is chosen by shape.</summary>
+    internal ConvPath Path { get; set; }
+
+    // A thin im2col matrix (a patch of at most 32 values, or at most 4 filters: e.g. a first layer on
+    // one input channel) wastes most of the GEMM tile and costs more to build than to multiply.
+    // The direct forward keeps a pixel's outputs in registers, so it takes at most 32 filters.
+    private bool Direct => Filters <= 32 && (Path == ConvPath.Direct || (Path == ConvPath.Auto && !_g.IsPointwise && (_g.PatchSize <= 32 || Filters <= 4)));
+
     /// <summary>The resolved window geometry, once built.</summary>
     public ConvGeometry Geometry => _g;
 
@@ -118,15 +131,24 @@ public sealed class Conv2D : Layer
         _colsPerPart = [];
         _dKernelChunks = new float[(maxBatch + _chunkSamples - 1) / _chunkSamples * _g.PatchSize * Filters];
         _dyScratch = Activation != Activation.None ? new float[maxBatch * OutputShape.Size] : [];
+        int fp = DirectConvKernels.PaddedFilters(Filters);
+        _kernelPadded = Filters <= 32 ? new float[_g.PatchSize * fp] : [];
+        _biasPadded = Filters <= 32 ? new float[fp] : [];
     }
 
     internal override unsafe void Forward(ReadOnlySpan<float> x, Span<float> y, int batch, StepContext context)
     {
         int outSize = OutputShape.Size;
-        fixed (float* px = x, py = y, pk = Weight(0))
-            RunChunks(px, py, pk, null, null, batch, Pass.Forward);
+        if (Direct)
+        {
+            // The direct kernel reads whole vectors of filters: this step's weights, padded.
+            fixed (float* pk = Weight(0), pkp = _kernelPadded) DirectConvKernels.PadKernel(pk, _g.PatchSize, Filters, pkp);
+            if (UseBias) Weight(1).CopyTo(_biasPadded);
+        }
+        fixed (float* px = x, py = y, pk = Direct ? _kernelPadded.AsSpan() : Weight(0), pb = UseBias && Direct ? _biasPadded : null)
+            RunChunks(px, py, pk, pb, null, batch, Pass.Forward);
         var all = y.Slice(0, batch * outSize);
-        if (UseBias) Simd.AddBiasRows(all, Weight(1), batch * _g.OutputPixels);
+        if (UseBias && !Direct) Simd.AddBiasRows(all, Weight(1), batch * _g.OutputPixels);
         ParallelElementwise.Activate(all, Activation, Threads);
     }
 
@@ -157,11 +179,12 @@ public sealed class Conv2D : Layer
 
     // Chunks of samples are independent (each has its own rows of y or dx and its own slot of the
     // kernel gradient), so threads take runs of whole chunks, each with its own im2col buffer.
-    private unsafe void RunChunks(float* x, float* yOrDy, float* kernel, float* dx, float* dKernelChunks, int batch, Pass pass)
+    // In the forward pass dxOrBias is the bias (or null); in the backward pass, dx.
+    private unsafe void RunChunks(float* x, float* yOrDy, float* kernel, float* dxOrBias, float* dKernelChunks, int batch, Pass pass)
     {
         int chunks = (batch + _chunkSamples - 1) / _chunkSamples;
         int parts = Math.Min(Threads, chunks);
-        if (!_g.IsPointwise && _colsPerPart.Length < parts)
+        if (!_g.IsPointwise && !Direct && _colsPerPart.Length < parts)
         {
             // Grows only when the thread count does; steady-state steps allocate nothing.
             int old = _colsPerPart.Length;
@@ -169,7 +192,7 @@ public sealed class Conv2D : Layer
             for (int p = old; p < parts; p++) _colsPerPart[p] = new float[_chunkSamples * _g.OutputPixels * _g.PatchSize];
         }
         // One chunk (a small batch): the threads split the matrix products instead.
-        _job.Set(this, x, yOrDy, kernel, dx, dKernelChunks, batch, pass, parts == 1 ? Threads : 1);
+        _job.Set(this, x, yOrDy, kernel, dxOrBias, dKernelChunks, batch, pass, parts == 1 ? Threads : 1);
         ParallelJobs.Run(_job, parts);
     }
 
@@ -194,13 +217,19 @@ public sealed class Conv2D : Layer
             ref readonly ConvGeometry g = ref layer._g;
             int k = g.PatchSize, f = layer.Filters, inSize = layer.InputShape.Size, outSize = layer.OutputShape.Size, per = layer._chunkSamples;
             int chunks = (_batch + per - 1) / per;
-            float[] cols = g.IsPointwise ? [] : layer._colsPerPart[part];
+            bool direct = layer.Direct;
+            float[] cols = g.IsPointwise || direct ? [] : layer._colsPerPart[part];
             var kernel = new ReadOnlySpan<float>(_kernel, k * f);
             for (int c = ParallelJobs.Start(chunks, part, parts), end = ParallelJobs.Start(chunks, part + 1, parts); c < end; c++)
             {
                 int s = c * per, n = Math.Min(per, _batch - s), rows = n * g.OutputPixels;
                 var x = new ReadOnlySpan<float>(_x + (long)s * inSize, n * inSize);
                 var yOrDy = new Span<float>(_yOrDy + (long)s * outSize, n * outSize);
+                if (direct)
+                {
+                    RunDirect(in g, c, s, n, inSize, outSize, k * f, f);
+                    continue;
+                }
                 if (_pass == Pass.Forward)
                 {
                     Gemm.Multiply(false, false, rows, f, k, Patches(x, n, in g, cols), k, kernel, f, yOrDy, f, accumulate: false, threads: _gemmThreads);
@@ -226,6 +255,23 @@ public sealed class Conv2D : Layer
                     Im2Col.Fold(dcols, n, g, dx);
                 }
             }
+        }
+
+        private void RunDirect(in ConvGeometry g, int chunk, int s, int n, int inSize, int outSize, int kernelSize, int f)
+        {
+            if (_pass == Pass.Forward)
+            {
+                for (int i = s; i < s + n; i++) DirectConvKernels.Forward(_x + (long)i * inSize, _kernel, _dx, _yOrDy + (long)i * outSize, in g, f);
+                return;
+            }
+            if ((_pass & Pass.KernelGradient) != 0)
+            {
+                float* slot = _dKernelChunks + (long)chunk * kernelSize;
+                new Span<float>(slot, kernelSize).Clear();
+                DirectConvKernels.KernelGradient(_x + (long)s * inSize, _yOrDy + (long)s * outSize, n, slot, in g, f);
+            }
+            if ((_pass & Pass.InputGradient) != 0)
+                for (int i = s; i < s + n; i++) DirectConvKernels.InputGradient(_yOrDy + (long)i * outSize, _kernel, _dx + (long)i * inSize, in g, f);
         }
 
         // The patch matrix of n samples: x itself for a pointwise convolution, else unfolded into cols.

@@ -7,12 +7,15 @@ namespace Distributed.Engine.Tests.Layers;
 
 public sealed class Conv2DTests
 {
+    // Both algorithms must pass every check: im2col + GEMM, and the direct loops for thin patch matrices.
+    private static Conv2D.ConvPath Path(bool direct) => direct ? Conv2D.ConvPath.Direct : Conv2D.ConvPath.Im2Col;
+
     /// <summary>
     /// Builds the layer from the golden config (PyTorch weight (out, in, kh, kw), NCHW data),
     /// loads the converted weights, runs forward and backward with the golden grad_y and compares
     /// y, grad_x, grad_weight and grad_bias.
     /// </summary>
-    private static void RunGolden(string file)
+    private static void RunGolden(string file, bool direct)
     {
         var g = GoldenCase.Load(file);
         var x = g.Tensor("x");
@@ -24,7 +27,7 @@ public sealed class Conv2DTests
         bool useBias = g.ConfigBool("bias");
         var (mode, pad) = g.Padding();
 
-        var layer = new Conv2D(filters, k, stride, mode, pad, useBias);
+        var layer = new Conv2D(filters, k, stride, mode, pad, useBias) { Path = Path(direct) };
         var harness = new LayerHarness(TensorShape.Image(h, w, c), layer, n);
         var yExpected = GoldenCase.NchwToNhwc(g.Tensor("y"));
         Assert.Equal(TensorShape.Image(yExpected.Shape[1], yExpected.Shape[2], yExpected.Shape[3]), layer.OutputShape);
@@ -50,29 +53,43 @@ public sealed class Conv2DTests
         if (useBias) GoldenCase.AssertClose(g.Tensor("grad_bias").Data, harness.Gradient(1), what: $"{file} grad_bias");
     }
 
-    [Fact]
-    public void Forward_and_backward_match_pytorch_golden_for_valid_stride_1() => RunGolden("conv2d_valid_s1");
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Forward_and_backward_match_pytorch_golden_for_valid_stride_1(bool direct) => RunGolden("conv2d_valid_s1", direct);
 
-    [Fact]
-    public void Forward_and_backward_match_pytorch_golden_for_stride_2_padding_1() => RunGolden("conv2d_s2_p1");
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Forward_and_backward_match_pytorch_golden_for_stride_2_padding_1(bool direct) => RunGolden("conv2d_s2_p1", direct);
 
-    [Fact]
-    public void Forward_and_backward_match_pytorch_golden_without_bias_padding_1() => RunGolden("conv2d_nobias");
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Forward_and_backward_match_pytorch_golden_without_bias_padding_1(bool direct) => RunGolden("conv2d_nobias", direct);
 
-    [Fact]
-    public void Forward_and_backward_match_pytorch_golden_for_same_padding_kernel_5() => RunGolden("conv2d_same_s1_k5");
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Forward_and_backward_match_pytorch_golden_for_same_padding_kernel_5(bool direct) => RunGolden("conv2d_same_s1_k5", direct);
 
-    [Fact]
-    public void Forward_and_backward_match_pytorch_golden_for_same_padding_stride_2_even_input_padding_bottom_right() => RunGolden("conv2d_same_s2_even");
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Forward_and_backward_match_pytorch_golden_for_same_padding_stride_2_even_input_padding_bottom_right(bool direct) => RunGolden("conv2d_same_s2_even", direct);
 
-    [Fact]
-    public void Forward_and_backward_match_pytorch_golden_for_pointwise_1x1() => RunGolden("conv2d_pointwise_1x1");
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Forward_and_backward_match_pytorch_golden_for_pointwise_1x1(bool direct) => RunGolden("conv2d_pointwise_1x1", direct);
 
-    [Fact]
-    public void Backward_matches_finite_differences_for_stride_2_same_padding_relu()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Backward_matches_finite_differences_for_stride_2_same_padding_relu(bool direct)
     {
         const int batch = 2;
-        var layer = new Conv2D(3, 3, stride: 2, padding: PaddingMode.Same, activation: Activation.Relu);
+        var layer = new Conv2D(3, 3, stride: 2, padding: PaddingMode.Same, activation: Activation.Relu) { Path = Path(direct) };
         var h = new LayerHarness(TensorShape.Image(6, 6, 2), layer, batch);
         Assert.Equal(0, layer.Geometry.PadTop); // TF same: total pad 1 → all of it at the bottom/right
         h.RandomizeParameters(11);
@@ -80,11 +97,13 @@ public sealed class Conv2DTests
         GradientCheck.BackwardMatchesFiniteDifferences(h, x, batch, StepContext.Inference(), seed: 13, eps: 1e-3f, region: GradientCheck.ReluRegion());
     }
 
-    [Fact]
-    public void Backward_matches_finite_differences_for_pointwise_1x1()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Backward_matches_finite_differences_for_pointwise_1x1(bool direct)
     {
         const int batch = 2;
-        var layer = new Conv2D(3, 1);
+        var layer = new Conv2D(3, 1) { Path = Path(direct) };
         var h = new LayerHarness(TensorShape.Image(3, 3, 4), layer, batch);
         Assert.True(layer.Geometry.IsPointwise);
         h.RandomizeParameters(21);
@@ -92,11 +111,13 @@ public sealed class Conv2DTests
         GradientCheck.BackwardMatchesFiniteDifferences(h, x, batch, StepContext.Inference(), seed: 23);
     }
 
-    [Fact]
-    public void Backward_matches_finite_differences_for_explicit_padding_relu6_without_bias()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Backward_matches_finite_differences_for_explicit_padding_relu6_without_bias(bool direct)
     {
         const int batch = 2;
-        var layer = new Conv2D(2, 3, stride: 1, padding: PaddingMode.Explicit, pad: 1, useBias: false, activation: Activation.Relu6);
+        var layer = new Conv2D(2, 3, stride: 1, padding: PaddingMode.Explicit, pad: 1, useBias: false, activation: Activation.Relu6) { Path = Path(direct) };
         var h = new LayerHarness(TensorShape.Image(4, 5, 2), layer, batch);
         h.RandomizeParameters(31, scale: 2.0);
         var x = GradientCheck.Uniform(batch * h.InSize, 32, -2, 2);
@@ -104,16 +125,17 @@ public sealed class Conv2DTests
     }
 
     [Theory]
-    [InlineData(3)]
-    [InlineData(1)]
-    public void Backward_accumulates_the_kernel_gradient_over_chunks_of_samples(int k)
+    [InlineData(3, false)]
+    [InlineData(1, false)]
+    [InlineData(3, true)]
+    public void Backward_accumulates_the_kernel_gradient_over_chunks_of_samples(int k, bool direct)
     {
         // 64×64 outputs = 4096 rows per sample, so each sample is its own im2col chunk (k = 1 takes
         // the pointwise path); the kernel gradient must be the sum over all samples, checked
         // against a direct double reference.
         const int batch = 3, size = 64, cin = 2, f = 2;
         int p = k / 2;
-        var layer = new Conv2D(f, k, padding: PaddingMode.Same);
+        var layer = new Conv2D(f, k, padding: PaddingMode.Same) { Path = Path(direct) };
         var h = new LayerHarness(TensorShape.Image(size, size, cin), layer, batch);
         h.RandomizeParameters(41);
         var x = GradientCheck.Uniform(batch * h.InSize, 42);

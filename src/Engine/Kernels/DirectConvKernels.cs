@@ -1,0 +1,174 @@
+using System.Runtime.Intrinsics;
+
+namespace Distributed.Engine.Kernels;
+
+/// <summary>
+/// Direct 2-D convolution on NHWC data for layers whose im2col matrix would be thin (few input
+/// channels or few filters, e.g. the first layer of an image model): no patch matrix, the filter
+/// dimension vectorised. Kernel <c>(KH, KW, C, F)</c>. Every output element is accumulated in a
+/// fixed order (taps (kh, kw), then input channels) whatever the vector width, so a sample's result
+/// does not depend on which thread computes it.
+/// </summary>
+internal static unsafe class DirectConvKernels
+{
+    private const int Lanes = 8;
+
+    /// <summary>Filters rounded up to whole vectors: the row width of <see cref="PadKernel"/>'s layout.</summary>
+    public static int PaddedFilters(int f) => (f + Lanes - 1) / Lanes * Lanes;
+
+    /// <summary>Copies w <c>(KH·KW·C, F)</c> into rows of <see cref="PaddedFilters"/> floats, zero-filled past F.</summary>
+    public static void PadKernel(float* w, int rows, int f, float* padded)
+    {
+        int fp = PaddedFilters(f);
+        for (int r = 0; r < rows; r++)
+        {
+            new ReadOnlySpan<float>(w + (long)r * f, f).CopyTo(new Span<float>(padded + (long)r * fp, f));
+            new Span<float>(padded + (long)r * fp + f, fp - f).Clear();
+        }
+    }
+
+    /// <summary>
+    /// One sample: y <c>(OH, OW, F)</c> = bias (or 0) + Σ over the window (taps in (kh, kw) order, then
+    /// channels) of x · w, for F ≤ 32. <paramref name="wPadded"/> is the kernel laid out by
+    /// <see cref="PadKernel"/>, <paramref name="biasPadded"/> the bias padded the same way (or null).
+    /// A pixel's outputs stay in up to four vector registers across all its taps.
+    /// </summary>
+    public static void Forward(float* x, float* wPadded, float* biasPadded, float* y, in ConvGeometry g, int f)
+    {
+        switch (PaddedFilters(f) / Lanes)
+        {
+            case 1: Forward<W1>(x, wPadded, biasPadded, y, in g, f); break;
+            case 2: Forward<W2>(x, wPadded, biasPadded, y, in g, f); break;
+            case 3: Forward<W3>(x, wPadded, biasPadded, y, in g, f); break;
+            case 4: Forward<W4>(x, wPadded, biasPadded, y, in g, f); break;
+            default: throw new ArgumentOutOfRangeException(nameof(f), f, "the direct forward pass takes at most 32 filters");
+        }
+    }
+
+    private static void Forward<TW>(float* x, float* w, float* bias, float* y, in ConvGeometry g, int f) where TW : struct, IWidth
+    {
+        int c = g.Channels, fp = TW.V * Lanes;
+        float* spill = stackalloc float[4 * Lanes];
+        for (int oh = 0; oh < g.OutputHeight; oh++)
+        {
+            var (ih0, kh0, kh1) = DepthwiseKernels.Clip(oh, g.StrideHeight, g.PadTop, g.KernelHeight, g.InputHeight);
+            for (int ow = 0; ow < g.OutputWidth; ow++)
+            {
+                var (iw0, kw0, kw1) = DepthwiseKernels.Clip(ow, g.StrideWidth, g.PadLeft, g.KernelWidth, g.InputWidth);
+                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                if (bias != null)
+                {
+                    a0 = Vector256.Load(bias);
+                    if (TW.V > 1) a1 = Vector256.Load(bias + Lanes);
+                    if (TW.V > 2) a2 = Vector256.Load(bias + 2 * Lanes);
+                    if (TW.V > 3) a3 = Vector256.Load(bias + 3 * Lanes);
+                }
+                for (int kh = kh0; kh < kh1; kh++)
+                    for (int kw = kw0; kw < kw1; kw++)
+                    {
+                        float* xp = x + ((ih0 + kh) * g.InputWidth + iw0 + kw) * c;
+                        float* wp = w + (long)(kh * g.KernelWidth + kw) * c * fp;
+                        for (int ch = 0; ch < c; ch++, wp += fp)
+                        {
+                            var xv = Vector256.Create(xp[ch]);
+                            a0 = Vector256.FusedMultiplyAdd(xv, Vector256.Load(wp), a0);
+                            if (TW.V > 1) a1 = Vector256.FusedMultiplyAdd(xv, Vector256.Load(wp + Lanes), a1);
+                            if (TW.V > 2) a2 = Vector256.FusedMultiplyAdd(xv, Vector256.Load(wp + 2 * Lanes), a2);
+                            if (TW.V > 3) a3 = Vector256.FusedMultiplyAdd(xv, Vector256.Load(wp + 3 * Lanes), a3);
+                        }
+                    }
+                StorePixel<TW>(y + (oh * g.OutputWidth + ow) * f, a0, a1, a2, a3, f, spill);
+            }
+        }
+    }
+
+    private static void StorePixel<TW>(float* yo, Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3, int f, float* spill)
+        where TW : struct, IWidth
+    {
+        float* dst = f == TW.V * Lanes ? yo : spill;
+        a0.Store(dst);
+        if (TW.V > 1) a1.Store(dst + Lanes);
+        if (TW.V > 2) a2.Store(dst + 2 * Lanes);
+        if (TW.V > 3) a3.Store(dst + 3 * Lanes);
+        if (dst == spill) new ReadOnlySpan<float>(spill, f).CopyTo(new Span<float>(yo, f));
+    }
+
+    private interface IWidth { static abstract int V { get; } }
+    private readonly struct W1 : IWidth { public static int V => 1; }
+    private readonly struct W2 : IWidth { public static int V => 2; }
+    private readonly struct W3 : IWidth { public static int V => 3; }
+    private readonly struct W4 : IWidth { public static int V => 4; }
+
+    /// <summary>
+    /// dK <c>(KH, KW, C, F)</c> += Σ over <paramref name="count"/> samples and their output pixels (in that
+    /// order) of x · dy.
+    /// </summary>
+    public static void KernelGradient(float* x, float* dy, int count, float* dk, in ConvGeometry g, int f)
+    {
+        int c = g.Channels;
+        long inSize = g.InputSize, outSize = (long)g.OutputPixels * f;
+        for (int s = 0; s < count; s++)
+        {
+            float* xs = x + s * inSize, gs = dy + s * outSize;
+            for (int oh = 0; oh < g.OutputHeight; oh++)
+            {
+                var (ih0, kh0, kh1) = DepthwiseKernels.Clip(oh, g.StrideHeight, g.PadTop, g.KernelHeight, g.InputHeight);
+                for (int ow = 0; ow < g.OutputWidth; ow++)
+                {
+                    var (iw0, kw0, kw1) = DepthwiseKernels.Clip(ow, g.StrideWidth, g.PadLeft, g.KernelWidth, g.InputWidth);
+                    float* go = gs + (oh * g.OutputWidth + ow) * f;
+                    for (int kh = kh0; kh < kh1; kh++)
+                        for (int kw = kw0; kw < kw1; kw++)
+                        {
+                            float* xp = xs + ((ih0 + kh) * g.InputWidth + iw0 + kw) * c;
+                            float* dp = dk + (kh * g.KernelWidth + kw) * c * f;
+                            for (int ch = 0; ch < c; ch++) Axpy(xp[ch], go, dp + ch * f, f);
+                        }
+                }
+            }
+        }
+    }
+
+    /// <summary>One sample: dx <c>(H, W, C)</c> (overwritten) = Σ over output pixels and taps of w · dy, summed over filters.</summary>
+    public static void InputGradient(float* dy, float* w, float* dx, in ConvGeometry g, int f)
+    {
+        int c = g.Channels;
+        new Span<float>(dx, g.InputSize).Clear();
+        for (int oh = 0; oh < g.OutputHeight; oh++)
+        {
+            var (ih0, kh0, kh1) = DepthwiseKernels.Clip(oh, g.StrideHeight, g.PadTop, g.KernelHeight, g.InputHeight);
+            for (int ow = 0; ow < g.OutputWidth; ow++)
+            {
+                var (iw0, kw0, kw1) = DepthwiseKernels.Clip(ow, g.StrideWidth, g.PadLeft, g.KernelWidth, g.InputWidth);
+                float* go = dy + (oh * g.OutputWidth + ow) * f;
+                for (int kh = kh0; kh < kh1; kh++)
+                    for (int kw = kw0; kw < kw1; kw++)
+                    {
+                        float* xp = dx + ((ih0 + kh) * g.InputWidth + iw0 + kw) * c;
+                        float* wp = w + (kh * g.KernelWidth + kw) * c * f;
+                        for (int ch = 0; ch < c; ch++)
+                        {
+                            float* wr = wp + ch * f;
+                            float acc = 0f;
+                            for (int j = 0; j < f; j++) acc = MathF.FusedMultiplyAdd(wr[j], go[j], acc);
+                            xp[ch] += acc;
+                        }
+                    }
+            }
+        }
+    }
+
+    // acc[0..n) += a · x[0..n), fused, vectorised where it can be (same result on every path).
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static void Axpy(float a, float* x, float* acc, int n)
+    {
+        int j = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var va = Vector256.Create(a);
+            for (; j <= n - Lanes; j += Lanes)
+                Vector256.FusedMultiplyAdd(va, Vector256.Load(x + j), Vector256.Load(acc + j)).Store(acc + j);
+        }
+        for (; j < n; j++) acc[j] = MathF.FusedMultiplyAdd(a, x[j], acc[j]);
+    }
+}
