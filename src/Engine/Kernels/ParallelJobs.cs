@@ -27,6 +27,10 @@ internal static class ParallelJobs
     private static IParallelJob? s_job;
     private static int s_parts, s_pending;
     private static Exception? s_error;
+    private static long s_workerAllocated;
+
+    /// <summary>Managed bytes allocated on the pool's own threads while running parts, since process start (for allocation tests).</summary>
+    public static long WorkerAllocatedBytes => Interlocked.Read(ref s_workerAllocated);
 
     /// <summary>Runs every part of <paramref name="job"/>, on up to <paramref name="parts"/> threads; returns when all are done.</summary>
     public static void Run(IParallelJob job, int parts)
@@ -97,6 +101,7 @@ internal static class ParallelJobs
             {
                 _go.Wait();
                 _go.Reset();
+                long before = GC.GetAllocatedBytesForCurrentThread();
                 try
                 {
                     s_job!.RunPart(_part, s_parts);
@@ -107,6 +112,7 @@ internal static class ParallelJobs
                 }
                 finally
                 {
+                    Interlocked.Add(ref s_workerAllocated, GC.GetAllocatedBytesForCurrentThread() - before);
                     if (Interlocked.Decrement(ref s_pending) == 0) s_done.Set();
                 }
             }
