@@ -4,7 +4,7 @@ namespace Distributed.Engine.Tests.Kernels;
 
 public unsafe class BatchNormKernelsTests
 {
-    public static IEnumerable<object[]> Channels() => Enumerable.Range(0, 41).Select(c => new object[] { c });
+    public static IEnumerable<object[]> Channels() => Enumerable.Range(0, 257).Select(c => new object[] { c });
 
     [Theory]
     [MemberData(nameof(Channels))]
