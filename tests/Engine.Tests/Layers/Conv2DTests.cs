@@ -175,6 +175,36 @@ public sealed class Conv2DTests
         GoldenCase.AssertClose(dxRef, dx, 1e-4, 1e-5, "chunked dx");
     }
 
+    public static IEnumerable<object[]> FilterCounts() => Enumerable.Range(1, 32).Select(f => new object[] { f });
+
+    [Theory]
+    [MemberData(nameof(FilterCounts))]
+    public void Direct_and_im2col_algorithms_agree_for_every_filter_count_up_to_32(int filters)
+    {
+        // Every width of the direct kernel's register block (1..4 vectors, full or partial) and the
+        // threaded chunking (2 threads), against the im2col + GEMM path.
+        const int batch = 3;
+        int channels = 1 + filters % 3, stride = 1 + filters % 2;
+        (float[] Y, float[] DKernel, float[] DBias, float[] Dx) Run(Conv2D.ConvPath path)
+        {
+            var layer = new Conv2D(filters, 3, stride, PaddingMode.Same, activation: Activation.Relu) { Path = path };
+            var h = new LayerHarness(TensorShape.Image(9, 8, channels), layer, batch);
+            h.Model.Threads = 2;
+            h.RandomizeParameters(filters);
+            var x = GradientCheck.Uniform(batch * h.InSize, filters + 1);
+            var y = h.Forward(x, batch, StepContext.Inference());
+            var dy = GradientCheck.Uniform(y.Length, filters + 2);
+            var dx = h.Backward(x, y, dy, batch);
+            return (y, h.Gradient(0), h.Gradient(1), dx);
+        }
+        var direct = Run(Conv2D.ConvPath.Direct);
+        var im2col = Run(Conv2D.ConvPath.Im2Col);
+        GoldenCase.AssertClose(im2col.Y.Select(v => (double)v).ToArray(), direct.Y, 1e-5, 1e-5, "y");
+        GoldenCase.AssertClose(im2col.DKernel.Select(v => (double)v).ToArray(), direct.DKernel, 1e-4, 1e-5, "dKernel");
+        GoldenCase.AssertClose(im2col.DBias.Select(v => (double)v).ToArray(), direct.DBias, 1e-4, 1e-5, "dBias");
+        GoldenCase.AssertClose(im2col.Dx.Select(v => (double)v).ToArray(), direct.Dx, 1e-4, 1e-5, "dx");
+    }
+
     [Fact]
     public void Frozen_layer_leaves_its_gradient_span_untouched_but_still_computes_input_gradient()
     {
