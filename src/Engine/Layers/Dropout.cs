@@ -1,4 +1,6 @@
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Distributed.Engine.Kernels;
 using Distributed.Engine.Randomness;
 using Distributed.Engine.Tensors;
@@ -78,9 +80,39 @@ public sealed class Dropout : Layer, ISampleWork
             ulong sample = ((ulong)(uint)context.Epoch << 32) | (uint)context.SampleIndices[s];
             ulong key = CounterRandom.Hash(context.Seed, _stream, sample);
             var m = _mask.AsSpan(s * size, size);
-            for (int i = 0; i < m.Length; i++)
-                m[i] = (uint)(CounterRandom.Mix(key + (ulong)i * 0x9E3779B97F4A7C15UL) >> 40) >= threshold ? scale : 0f;
+            int i = Vector512.IsHardwareAccelerated ? MaskVectorised(key, threshold, scale, m) : 0;
+            for (; i < m.Length; i++)
+                m[i] = (uint)(CounterRandom.Mix(key + (ulong)i * Golden) >> 40) >= threshold ? scale : 0f;
         }
+    }
+
+    private const ulong Golden = 0x9E3779B97F4A7C15UL;
+
+    // The scalar loop's integer arithmetic, 16 elements at a time (two 8-lane SplitMix64 finalisers);
+    // returns how many elements it filled. Integer-exact, so the mask is the scalar one bit for bit.
+    private static int MaskVectorised(ulong key, uint threshold, float scale, Span<float> mask)
+    {
+        var lanes = Vector512.Create(0UL, 1, 2, 3, 4, 5, 6, 7);
+        var step = Vector512.Create(Golden);
+        var keep = Vector512.Create(scale);
+        var limit = Vector512.Create(threshold);
+        int i = 0;
+        for (; i <= mask.Length - 16; i += 16)
+        {
+            var lo = Mix(Vector512.Create(key) + (lanes + Vector512.Create((ulong)i)) * step);
+            var hi = Mix(Vector512.Create(key) + (lanes + Vector512.Create((ulong)i + 8)) * step);
+            var bits = Vector512.Narrow(lo >>> 40, hi >>> 40);
+            Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(bits, limit).AsSingle(), keep, Vector512<float>.Zero)
+                .StoreUnsafe(ref MemoryMarshal.GetReference(mask), (nuint)i);
+        }
+        return i;
+    }
+
+    private static Vector512<ulong> Mix(Vector512<ulong> z)
+    {
+        z = (z ^ (z >>> 30)) * Vector512.Create(0xBF58476D1CE4E5B9UL);
+        z = (z ^ (z >>> 27)) * Vector512.Create(0x94D049BB133111EBUL);
+        return z ^ (z >>> 31);
     }
 
     // FNV-1a of the layer name: a stable per-layer stream id, so two dropout layers differ.

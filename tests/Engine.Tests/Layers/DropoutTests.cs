@@ -63,6 +63,37 @@ public sealed class DropoutTests
         Assert.NotEqual(ya, a.Forward(xa, 2, Training(10, 4, 5, 9)));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(15)]
+    [InlineData(16)]
+    [InlineData(17)]
+    [InlineData(255)]
+    [InlineData(9216)]
+    public void Mask_is_the_documented_hash_of_seed_layer_epoch_sample_and_element(int features)
+    {
+        // keep iff (SplitMix64 finaliser of key + element·φ) >> 40 ≥ ceil(rate · 2²⁴), where key hashes
+        // (seed, FNV-1a of the layer name, epoch << 32 | sample index): every vector width gives these bits.
+        const float rate = 0.4f;
+        const int batch = 2;
+        var layer = new Dropout(rate, name: "drop");
+        var h = new LayerHarness(TensorShape.Vector(features), layer, batch);
+        var y = h.Forward(Enumerable.Repeat(1f, batch * features).ToArray(), batch, Training(5, 2, 11, 4));
+        ulong stream = 14695981039346656037UL;
+        foreach (char ch in "drop") { stream ^= ch; stream *= 1099511628211UL; }
+        uint threshold = (uint)Math.Ceiling(rate * 16777216.0);
+        int[] samples = [11, 4];
+        for (int s = 0; s < batch; s++)
+        {
+            ulong key = Randomness.CounterRandom.Hash(5, stream, (2UL << 32) | (uint)samples[s]);
+            for (int i = 0; i < features; i++)
+            {
+                bool keep = (uint)(Randomness.CounterRandom.Mix(key + (ulong)i * 0x9E3779B97F4A7C15UL) >> 40) >= threshold;
+                Assert.Equal(keep ? 1f / (1f - rate) : 0f, y[s * features + i]);
+            }
+        }
+    }
+
     [Fact]
     public void Rate_zero_is_the_identity_in_training()
     {
