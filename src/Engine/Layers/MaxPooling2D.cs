@@ -37,7 +37,6 @@ public sealed class MaxPooling2D : Pooling2D, ISampleWork
     internal override unsafe void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int batch, bool computeInputGradient)
     {
         if (!computeInputGradient) return;
-        dx.Slice(0, batch * InputShape.Size).Clear();
         fixed (float* pdy = dy, pdx = dx)
         {
             (_x, _yOrDy, _dx, _backward) = (0, (nint)pdy, (nint)pdx, true);
@@ -53,6 +52,7 @@ public sealed class MaxPooling2D : Pooling2D, ISampleWork
         if (_backward)
         {
             float* dy = (float*)_yOrDy, dx = (float*)_dx;
+            new Span<float>(dx + (long)first * inSize, (end - first) * inSize).Clear();
             for (int o = first * outSize; o < end * outSize; o++) dx[_argmax[o]] += dy[o];
             return;
         }
