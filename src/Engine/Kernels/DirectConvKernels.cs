@@ -105,6 +105,13 @@ internal static unsafe class DirectConvKernels
     /// </summary>
     public static void KernelGradient(float* x, float* dy, int count, float* dk, in ConvGeometry g, int f)
     {
+        switch (f % Lanes == 0 ? f / Lanes : 0)
+        {
+            case 1: KernelGradientRows<W1>(x, dy, count, dk, in g); return;
+            case 2: KernelGradientRows<W2>(x, dy, count, dk, in g); return;
+            case 3: KernelGradientRows<W3>(x, dy, count, dk, in g); return;
+            case 4: KernelGradientRows<W4>(x, dy, count, dk, in g); return;
+        }
         int c = g.Channels;
         long inSize = g.InputSize, outSize = (long)g.OutputPixels * f;
         for (int s = 0; s < count; s++)
@@ -127,6 +134,49 @@ internal static unsafe class DirectConvKernels
                 }
             }
         }
+    }
+
+    // F a multiple of 8, at most 32: one kernel row (tap, channel) at a time, its F sums held in up to
+    // four registers across every pixel of the block, instead of a load-add-store per pixel. Each element
+    // still sums samples, then pixels, in order: the general loop's bits.
+    private static void KernelGradientRows<TW>(float* x, float* dy, int count, float* dk, in ConvGeometry g) where TW : struct, IWidth
+    {
+        int c = g.Channels, f = TW.V * Lanes;
+        long inSize = g.InputSize, outSize = (long)g.OutputPixels * f;
+        for (int kh = 0; kh < g.KernelHeight; kh++)
+            for (int kw = 0; kw < g.KernelWidth; kw++)
+                for (int ch = 0; ch < c; ch++)
+                {
+                    float* row = dk + ((kh * g.KernelWidth + kw) * c + ch) * f;
+                    var a0 = Vector256.Load(row);
+                    var a1 = TW.V > 1 ? Vector256.Load(row + Lanes) : default;
+                    var a2 = TW.V > 2 ? Vector256.Load(row + 2 * Lanes) : default;
+                    var a3 = TW.V > 3 ? Vector256.Load(row + 3 * Lanes) : default;
+                    for (int s = 0; s < count; s++)
+                    {
+                        float* xs = x + s * inSize + ch, gs = dy + s * outSize;
+                        for (int oh = 0; oh < g.OutputHeight; oh++)
+                        {
+                            int ih = oh * g.StrideHeight - g.PadTop + kh;
+                            if ((uint)ih >= (uint)g.InputHeight) continue;
+                            for (int ow = 0; ow < g.OutputWidth; ow++)
+                            {
+                                int iw = ow * g.StrideWidth - g.PadLeft + kw;
+                                if ((uint)iw >= (uint)g.InputWidth) continue;
+                                var xv = Vector256.Create(xs[(ih * g.InputWidth + iw) * c]);
+                                float* go = gs + (oh * g.OutputWidth + ow) * f;
+                                a0 = Vector256.FusedMultiplyAdd(xv, Vector256.Load(go), a0);
+                                if (TW.V > 1) a1 = Vector256.FusedMultiplyAdd(xv, Vector256.Load(go + Lanes), a1);
+                                if (TW.V > 2) a2 = Vector256.FusedMultiplyAdd(xv, Vector256.Load(go + 2 * Lanes), a2);
+                                if (TW.V > 3) a3 = Vector256.FusedMultiplyAdd(xv, Vector256.Load(go + 3 * Lanes), a3);
+                            }
+                        }
+                    }
+                    a0.Store(row);
+                    if (TW.V > 1) a1.Store(row + Lanes);
+                    if (TW.V > 2) a2.Store(row + 2 * Lanes);
+                    if (TW.V > 3) a3.Store(row + 3 * Lanes);
+                }
     }
 
     /// <summary>One sample: dx <c>(H, W, C)</c> (overwritten) = Σ over output pixels and taps of w · dy, summed over filters.</summary>
