@@ -112,6 +112,11 @@ internal static unsafe class DirectConvKernels
             case 3: KernelGradientRows<W3>(x, dy, count, dk, in g); return;
             case 4: KernelGradientRows<W4>(x, dy, count, dk, in g); return;
         }
+        if (f < Lanes && g.Channels <= 4)
+        {
+            KernelGradientNarrow(x, dy, count, dk, in g, f);
+            return;
+        }
         int c = g.Channels;
         long inSize = g.InputSize, outSize = (long)g.OutputPixels * f;
         for (int s = 0; s < count; s++)
@@ -179,9 +184,70 @@ internal static unsafe class DirectConvKernels
                 }
     }
 
+    // Fewer than 8 filters and at most 4 input channels (seed-simple's layers): one tap at a time, the
+    // F sums of each of its C kernel rows in a register (lanes past F collect the next pixel's dy and are
+    // dropped) across every pixel of the block. Same per-element order, so the general loop's bits.
+    // dy is read 8 floats at a time; the block's last pixel is copied first so nothing after it is read.
+    private static void KernelGradientNarrow(float* x, float* dy, int count, float* dk, in ConvGeometry g, int f)
+    {
+        int c = g.Channels;
+        long inSize = g.InputSize, outSize = (long)g.OutputPixels * f;
+        float* last = dy + count * outSize - f;
+        float* tail = stackalloc float[Lanes];
+        float* spill = stackalloc float[Lanes];
+        new Span<float>(tail, Lanes).Clear();
+        new ReadOnlySpan<float>(last, f).CopyTo(new Span<float>(tail, f));
+        for (int kh = 0; kh < g.KernelHeight; kh++)
+            for (int kw = 0; kw < g.KernelWidth; kw++)
+            {
+                float* rows = dk + (kh * g.KernelWidth + kw) * c * f;
+                var a0 = Vector256<float>.Zero;
+                var a1 = Vector256<float>.Zero;
+                var a2 = Vector256<float>.Zero;
+                var a3 = Vector256<float>.Zero;
+                for (int s = 0; s < count; s++)
+                {
+                    float* xs = x + s * inSize, gs = dy + s * outSize;
+                    for (int oh = 0; oh < g.OutputHeight; oh++)
+                    {
+                        int ih = oh * g.StrideHeight - g.PadTop + kh;
+                        if ((uint)ih >= (uint)g.InputHeight) continue;
+                        for (int ow = 0; ow < g.OutputWidth; ow++)
+                        {
+                            int iw = ow * g.StrideWidth - g.PadLeft + kw;
+                            if ((uint)iw >= (uint)g.InputWidth) continue;
+                            float* go = gs + (oh * g.OutputWidth + ow) * f;
+                            var gv = Vector256.Load(go == last ? tail : go);
+                            float* xp = xs + (ih * g.InputWidth + iw) * c;
+                            a0 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[0]), gv, a0);
+                            if (c > 1) a1 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[1]), gv, a1);
+                            if (c > 2) a2 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[2]), gv, a2);
+                            if (c > 3) a3 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[3]), gv, a3);
+                        }
+                    }
+                }
+                // The rows started at dk's values (zero in practice): add them like the general loop would have.
+                AddRow(a0, rows, f, spill);
+                if (c > 1) AddRow(a1, rows + f, f, spill);
+                if (c > 2) AddRow(a2, rows + 2 * f, f, spill);
+                if (c > 3) AddRow(a3, rows + 3 * f, f, spill);
+            }
+    }
+
+    private static void AddRow(Vector256<float> sum, float* row, int f, float* spill)
+    {
+        sum.Store(spill);
+        for (int j = 0; j < f; j++) row[j] += spill[j];
+    }
+
     /// <summary>One sample: dx <c>(H, W, C)</c> (overwritten) = Σ over output pixels and taps of w · dy, summed over filters.</summary>
     public static void InputGradient(float* dy, float* w, float* dx, in ConvGeometry g, int f)
     {
+        if (f < Lanes && g.Channels <= 4 && g.PatchSize <= 256)
+        {
+            InputGradientNarrow(dy, w, dx, in g, f);
+            return;
+        }
         int c = g.Channels;
         new Span<float>(dx, g.InputSize).Clear();
         for (int oh = 0; oh < g.OutputHeight; oh++)
@@ -206,6 +272,57 @@ internal static unsafe class DirectConvKernels
                     }
             }
         }
+    }
+
+    // Fewer than 8 filters and at most 4 channels: each input pixel gathers from the output pixels
+    // whose windows cover it, a register per channel holding the F products per tap (kernel rows padded
+    // to 8 with zeros, dy masked to its F lanes), summed across lanes at the end. The order is fixed per
+    // element, so the result does not depend on the thread count.
+    private static void InputGradientNarrow(float* dy, float* w, float* dx, in ConvGeometry g, int f)
+    {
+        int c = g.Channels, taps = g.KernelHeight * g.KernelWidth;
+        float* padded = stackalloc float[taps * c * Lanes];
+        for (int r = 0; r < taps * c; r++)
+            for (int j = 0; j < Lanes; j++) padded[r * Lanes + j] = j < f ? w[r * f + j] : 0f;
+        float* tail = stackalloc float[Lanes];
+        float* last = dy + (g.OutputPixels - 1) * f;
+        new Span<float>(tail, Lanes).Clear();
+        new ReadOnlySpan<float>(last, f).CopyTo(new Span<float>(tail, f));
+        var mask = Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(f)).AsSingle();
+        for (int ih = 0; ih < g.InputHeight; ih++)
+            for (int iw = 0; iw < g.InputWidth; iw++)
+            {
+                var a0 = Vector256<float>.Zero;
+                var a1 = Vector256<float>.Zero;
+                var a2 = Vector256<float>.Zero;
+                var a3 = Vector256<float>.Zero;
+                for (int kh = 0; kh < g.KernelHeight; kh++)
+                {
+                    int th = ih + g.PadTop - kh;
+                    if (th < 0 || th % g.StrideHeight != 0) continue;
+                    int oh = th / g.StrideHeight;
+                    if (oh >= g.OutputHeight) continue;
+                    for (int kw = 0; kw < g.KernelWidth; kw++)
+                    {
+                        int tw = iw + g.PadLeft - kw;
+                        if (tw < 0 || tw % g.StrideWidth != 0) continue;
+                        int ow = tw / g.StrideWidth;
+                        if (ow >= g.OutputWidth) continue;
+                        float* go = dy + (oh * g.OutputWidth + ow) * f;
+                        var gv = Vector256.Load(go == last ? tail : go) & mask;
+                        float* wp = padded + (kh * g.KernelWidth + kw) * c * Lanes;
+                        a0 = Vector256.FusedMultiplyAdd(Vector256.Load(wp), gv, a0);
+                        if (c > 1) a1 = Vector256.FusedMultiplyAdd(Vector256.Load(wp + Lanes), gv, a1);
+                        if (c > 2) a2 = Vector256.FusedMultiplyAdd(Vector256.Load(wp + 2 * Lanes), gv, a2);
+                        if (c > 3) a3 = Vector256.FusedMultiplyAdd(Vector256.Load(wp + 3 * Lanes), gv, a3);
+                    }
+                }
+                float* xo = dx + (ih * g.InputWidth + iw) * c;
+                xo[0] = Vector256.Sum(a0);
+                if (c > 1) xo[1] = Vector256.Sum(a1);
+                if (c > 2) xo[2] = Vector256.Sum(a2);
+                if (c > 3) xo[3] = Vector256.Sum(a3);
+            }
     }
 
     // acc[0..n) += a · x[0..n), fused, vectorised where it can be (same result on every path).
