@@ -187,16 +187,16 @@ internal static unsafe class DirectConvKernels
     // Fewer than 8 filters and at most 4 input channels (seed-simple's layers): one tap at a time, the
     // F sums of each of its C kernel rows in a register (lanes past F collect the next pixel's dy and are
     // dropped) across every pixel of the block. Same per-element order, so the general loop's bits.
-    // dy is read 8 floats at a time; the block's last pixel is copied first so nothing after it is read.
+    // dy is read 8 floats at a time; a pixel within 8 floats of the block's end reads a copy instead
+    // (see CopyTail), so nothing after the block is read.
     private static void KernelGradientNarrow(float* x, float* dy, int count, float* dk, in ConvGeometry g, int f)
     {
         int c = g.Channels;
         long inSize = g.InputSize, outSize = (long)g.OutputPixels * f;
-        float* last = dy + count * outSize - f;
-        float* tail = stackalloc float[Lanes];
+        float* end = dy + count * outSize, tailStart = end - dy > Lanes ? end - Lanes : dy;
+        float* tail = stackalloc float[2 * Lanes];
+        CopyTail(tailStart, end, tail);
         float* spill = stackalloc float[Lanes];
-        new Span<float>(tail, Lanes).Clear();
-        new ReadOnlySpan<float>(last, f).CopyTo(new Span<float>(tail, f));
         for (int kh = 0; kh < g.KernelHeight; kh++)
             for (int kw = 0; kw < g.KernelWidth; kw++)
             {
@@ -217,7 +217,7 @@ internal static unsafe class DirectConvKernels
                             int iw = ow * g.StrideWidth - g.PadLeft + kw;
                             if ((uint)iw >= (uint)g.InputWidth) continue;
                             float* go = gs + (oh * g.OutputWidth + ow) * f;
-                            var gv = Vector256.Load(go == last ? tail : go);
+                            var gv = Vector256.Load(go + Lanes <= end ? go : tail + (go - tailStart));
                             float* xp = xs + (ih * g.InputWidth + iw) * c;
                             a0 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[0]), gv, a0);
                             if (c > 1) a1 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[1]), gv, a1);
@@ -232,6 +232,15 @@ internal static unsafe class DirectConvKernels
                 if (c > 2) AddRow(a2, rows + 2 * f, f, spill);
                 if (c > 3) AddRow(a3, rows + 3 * f, f, spill);
             }
+    }
+
+    // The last (at most 8) floats before end, [start, end), copied to a zero-filled 16-float scratch: a
+    // pixel near the end is loaded from there as a whole vector without reading past end. Done once,
+    // outside the hot loops, which must stay free of calls (a call spills every vector register).
+    private static void CopyTail(float* start, float* end, float* scratch)
+    {
+        new Span<float>(scratch, 2 * Lanes).Clear();
+        new ReadOnlySpan<float>(start, (int)(end - start)).CopyTo(new Span<float>(scratch, 2 * Lanes));
     }
 
     private static void AddRow(Vector256<float> sum, float* row, int f, float* spill)
@@ -284,10 +293,9 @@ internal static unsafe class DirectConvKernels
         float* padded = stackalloc float[taps * c * Lanes];
         for (int r = 0; r < taps * c; r++)
             for (int j = 0; j < Lanes; j++) padded[r * Lanes + j] = j < f ? w[r * f + j] : 0f;
-        float* tail = stackalloc float[Lanes];
-        float* last = dy + (g.OutputPixels - 1) * f;
-        new Span<float>(tail, Lanes).Clear();
-        new ReadOnlySpan<float>(last, f).CopyTo(new Span<float>(tail, f));
+        float* end = dy + g.OutputPixels * f, tailStart = end - dy > Lanes ? end - Lanes : dy;
+        float* tail = stackalloc float[2 * Lanes];
+        CopyTail(tailStart, end, tail);
         var mask = Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(f)).AsSingle();
         for (int ih = 0; ih < g.InputHeight; ih++)
             for (int iw = 0; iw < g.InputWidth; iw++)
@@ -309,7 +317,7 @@ internal static unsafe class DirectConvKernels
                         int ow = tw / g.StrideWidth;
                         if (ow >= g.OutputWidth) continue;
                         float* go = dy + (oh * g.OutputWidth + ow) * f;
-                        var gv = Vector256.Load(go == last ? tail : go) & mask;
+                        var gv = Vector256.Load(go + Lanes <= end ? go : tail + (go - tailStart)) & mask;
                         float* wp = padded + (kh * g.KernelWidth + kw) * c * Lanes;
                         a0 = Vector256.FusedMultiplyAdd(Vector256.Load(wp), gv, a0);
                         if (c > 1) a1 = Vector256.FusedMultiplyAdd(Vector256.Load(wp + Lanes), gv, a1);
