@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Distributed.Engine.Kernels;
 
 /// <summary>
@@ -22,4 +24,22 @@ public readonly record struct ConvGeometry(
 
     /// <summary>True when the window is the identity layout: 1×1, stride 1, no padding.</summary>
     public bool IsPointwise => KernelHeight == 1 && KernelWidth == 1 && StrideHeight == 1 && StrideWidth == 1 && PadTop == 0 && PadLeft == 0;
+
+    /// <summary>
+    /// The window of output row <paramref name="oh"/>: its first input row (may lie in the padding) and
+    /// the kernel rows [From, To) that fall inside the input.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal (int First, int From, int To) WindowRows(int oh) => Clip(oh, StrideHeight, PadTop, KernelHeight, InputHeight);
+
+    /// <summary>The same for output column <paramref name="ow"/> and the kernel columns.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal (int First, int From, int To) WindowColumns(int ow) => Clip(ow, StrideWidth, PadLeft, KernelWidth, InputWidth);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (int First, int From, int To) Clip(int o, int stride, int pad, int kernel, int input)
+    {
+        int first = o * stride - pad;
+        return (first, Math.Max(0, -first), Math.Min(kernel, input - first));
+    }
 }

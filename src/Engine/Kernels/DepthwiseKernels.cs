@@ -24,10 +24,10 @@ internal static unsafe class DepthwiseKernels
         bool vector = Vector256.IsHardwareAccelerated;
         for (int oh = 0; oh < g.OutputHeight; oh++)
         {
-            var (ih0, kh0, kh1) = Clip(oh, g.StrideHeight, g.PadTop, g.KernelHeight, g.InputHeight);
+            var (ih0, kh0, kh1) = g.WindowRows(oh);
             for (int ow = 0; ow < g.OutputWidth; ow++)
             {
-                var (iw0, kw0, kw1) = Clip(ow, g.StrideWidth, g.PadLeft, g.KernelWidth, g.InputWidth);
+                var (iw0, kw0, kw1) = g.WindowColumns(ow);
                 float* yo = y + (oh * g.OutputWidth + ow) * c;
                 int ch = 0;
                 if (vector)
@@ -77,10 +77,10 @@ internal static unsafe class DepthwiseKernels
         int c = g.Channels;
         for (int oh = 0; oh < g.OutputHeight; oh++)
         {
-            var (ih0, kh0, kh1) = Clip(oh, g.StrideHeight, g.PadTop, g.KernelHeight, g.InputHeight);
+            var (ih0, kh0, kh1) = g.WindowRows(oh);
             for (int ow = 0; ow < g.OutputWidth; ow++)
             {
-                var (iw0, kw0, kw1) = Clip(ow, g.StrideWidth, g.PadLeft, g.KernelWidth, g.InputWidth);
+                var (iw0, kw0, kw1) = g.WindowColumns(ow);
                 float* go = dy + (oh * g.OutputWidth + ow) * c;
                 for (int kh = kh0; kh < kh1; kh++)
                 {
@@ -123,13 +123,5 @@ internal static unsafe class DepthwiseKernels
                     Vector256.FusedMultiplyAdd(Vector256.Load(kernel + ch), Vector256.Load(go + ch), Vector256.Load(input + ch)).Store(input + ch);
             for (; ch < c1; ch++) input[ch] = MathF.FusedMultiplyAdd(kernel[ch], go[ch], input[ch]);
         }
-    }
-
-    // The first input index of output position o, and the range of kernel taps that fall inside the input.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static (int First, int From, int To) Clip(int o, int stride, int pad, int kernel, int input)
-    {
-        int first = o * stride - pad;
-        return (first, Math.Max(0, -first), Math.Min(kernel, input - first));
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Distributed.Engine.Kernels;
@@ -51,10 +52,10 @@ internal static unsafe class DirectConvKernels
         float* spill = stackalloc float[4 * Lanes];
         for (int oh = 0; oh < g.OutputHeight; oh++)
         {
-            var (ih0, kh0, kh1) = DepthwiseKernels.Clip(oh, g.StrideHeight, g.PadTop, g.KernelHeight, g.InputHeight);
+            var (ih0, kh0, kh1) = g.WindowRows(oh);
             for (int ow = 0; ow < g.OutputWidth; ow++)
             {
-                var (iw0, kw0, kw1) = DepthwiseKernels.Clip(ow, g.StrideWidth, g.PadLeft, g.KernelWidth, g.InputWidth);
+                var (iw0, kw0, kw1) = g.WindowColumns(ow);
                 Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
                 if (bias != null)
                 {
@@ -117,28 +118,8 @@ internal static unsafe class DirectConvKernels
             KernelGradientNarrow(x, dy, count, dk, in g, f);
             return;
         }
-        int c = g.Channels;
         long inSize = g.InputSize, outSize = (long)g.OutputPixels * f;
-        for (int s = 0; s < count; s++)
-        {
-            float* xs = x + s * inSize, gs = dy + s * outSize;
-            for (int oh = 0; oh < g.OutputHeight; oh++)
-            {
-                var (ih0, kh0, kh1) = DepthwiseKernels.Clip(oh, g.StrideHeight, g.PadTop, g.KernelHeight, g.InputHeight);
-                for (int ow = 0; ow < g.OutputWidth; ow++)
-                {
-                    var (iw0, kw0, kw1) = DepthwiseKernels.Clip(ow, g.StrideWidth, g.PadLeft, g.KernelWidth, g.InputWidth);
-                    float* go = gs + (oh * g.OutputWidth + ow) * f;
-                    for (int kh = kh0; kh < kh1; kh++)
-                        for (int kw = kw0; kw < kw1; kw++)
-                        {
-                            float* xp = xs + ((ih0 + kh) * g.InputWidth + iw0 + kw) * c;
-                            float* dp = dk + (kh * g.KernelWidth + kw) * c * f;
-                            for (int ch = 0; ch < c; ch++) Axpy(xp[ch], go, dp + ch * f, f);
-                        }
-                }
-            }
-        }
+        for (int s = 0; s < count; s++) ForEachTap<KernelUpdate>(x + s * inSize, dk, dy + s * outSize, in g, f);
     }
 
     // F a multiple of 8, at most 32: one kernel row (tap, channel) at a time, its F sums held in up to
@@ -257,28 +238,57 @@ internal static unsafe class DirectConvKernels
             InputGradientNarrow(dy, w, dx, in g, f);
             return;
         }
-        int c = g.Channels;
         new Span<float>(dx, g.InputSize).Clear();
+        ForEachTap<InputUpdate>(dx, w, dy, in g, f);
+    }
+
+    // For every output pixel of one sample and every tap of its window inside the input, in order:
+    // T.Apply over the C channels at that tap (input points at the tap's input pixel, kernel at the
+    // tap's C×F kernel rows, go at the pixel's F output gradients).
+    private static void ForEachTap<T>(float* input, float* kernel, float* dy, in ConvGeometry g, int f) where T : struct, ITapUpdate
+    {
+        int c = g.Channels;
         for (int oh = 0; oh < g.OutputHeight; oh++)
         {
-            var (ih0, kh0, kh1) = DepthwiseKernels.Clip(oh, g.StrideHeight, g.PadTop, g.KernelHeight, g.InputHeight);
+            var (ih0, kh0, kh1) = g.WindowRows(oh);
             for (int ow = 0; ow < g.OutputWidth; ow++)
             {
-                var (iw0, kw0, kw1) = DepthwiseKernels.Clip(ow, g.StrideWidth, g.PadLeft, g.KernelWidth, g.InputWidth);
+                var (iw0, kw0, kw1) = g.WindowColumns(ow);
                 float* go = dy + (oh * g.OutputWidth + ow) * f;
                 for (int kh = kh0; kh < kh1; kh++)
                     for (int kw = kw0; kw < kw1; kw++)
-                    {
-                        float* xp = dx + ((ih0 + kh) * g.InputWidth + iw0 + kw) * c;
-                        float* wp = w + (kh * g.KernelWidth + kw) * c * f;
-                        for (int ch = 0; ch < c; ch++)
-                        {
-                            float* wr = wp + ch * f;
-                            float acc = 0f;
-                            for (int j = 0; j < f; j++) acc = MathF.FusedMultiplyAdd(wr[j], go[j], acc);
-                            xp[ch] += acc;
-                        }
-                    }
+                        T.Apply(input + ((ih0 + kh) * g.InputWidth + iw0 + kw) * c, kernel + (kh * g.KernelWidth + kw) * c * f, go, c, f);
+            }
+        }
+    }
+
+    private interface ITapUpdate
+    {
+        static abstract void Apply(float* input, float* kernel, float* go, int c, int f);
+    }
+
+    // Kernel rows += x · dy: each channel's row of F gets x[ch] times the pixel's output gradients.
+    private readonly struct KernelUpdate : ITapUpdate
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Apply(float* input, float* kernel, float* go, int c, int f)
+        {
+            for (int ch = 0; ch < c; ch++) Axpy(input[ch], go, kernel + ch * f, f);
+        }
+    }
+
+    // dx += Σ over filters of w · dy, per channel.
+    private readonly struct InputUpdate : ITapUpdate
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Apply(float* input, float* kernel, float* go, int c, int f)
+        {
+            for (int ch = 0; ch < c; ch++)
+            {
+                float* wr = kernel + ch * f;
+                float acc = 0f;
+                for (int j = 0; j < f; j++) acc = MathF.FusedMultiplyAdd(wr[j], go[j], acc);
+                input[ch] += acc;
             }
         }
     }
@@ -334,7 +344,7 @@ internal static unsafe class DirectConvKernels
     }
 
     // acc[0..n) += a · x[0..n), fused, vectorised where it can be (same result on every path).
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Axpy(float a, float* x, float* acc, int n)
     {
         int j = 0;
