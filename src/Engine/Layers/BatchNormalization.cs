@@ -15,6 +15,9 @@ namespace Distributed.Engine.Layers;
 /// </summary>
 public sealed class BatchNormalization : Layer
 {
+    // Training mode normalises with the batch's own statistics, which mix every sample of the batch.
+    internal override bool SamplesIndependent => false;
+
     private float[] _xhat = [];
     private float[] _invStd = [];
     private double[] _sum = [];

@@ -154,20 +154,54 @@ public sealed class Conv2D : Layer
 
     internal override unsafe void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int batch, bool computeInputGradient)
     {
-        int outSize = OutputShape.Size;
-        ReadOnlySpan<float> g = dy.Slice(0, batch * outSize);
-        if (Activation != Activation.None)
-        {
-            ParallelElementwise.ReluGradient(y.Slice(0, batch * outSize), g, _dyScratch, g.Length, Simd.CapOf(Activation), Threads);
-            g = _dyScratch.AsSpan(0, batch * outSize);
-        }
+        ReadOnlySpan<float> g = ActivationGradient(y, dy, batch);
         if (!Trainable && !computeInputGradient) return;
         if (Trainable && UseBias) Simd.SumRows(g, batch * _g.OutputPixels, Gradient(1));
         var pass = (Trainable ? Pass.KernelGradient : 0) | (computeInputGradient ? Pass.InputGradient : 0);
         fixed (float* px = x, pg = g, pdx = dx, pk = Weight(0), pdk = _dKernelChunks)
             RunChunks(px, pg, pk, pdx, pdk, batch, pass);
-        if (!Trainable) return;
-        // dK = Σ over chunks, in chunk order, of that chunk's colsᵀ · dy: the same sum for any thread count.
+        if (Trainable) SumKernelChunks(batch);
+    }
+
+    internal override bool SupportsGroupedGradients => true;
+
+    internal override unsafe void BackwardGrouped(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx,
+        int batch, bool computeInputGradient, ReadOnlySpan<int> groupSizes, IGradientSink sink)
+    {
+        ReadOnlySpan<float> g = ActivationGradient(y, dy, batch);
+        int inSize = InputShape.Size, outSize = OutputShape.Size;
+        fixed (float* px = x, pg = g, pdx = dx, pk = Weight(0), pdk = _dKernelChunks)
+        {
+            if (Trainable)
+            {
+                // Each group's chunks start at the group's first sample, as they would in a batch of its own.
+                int start = 0;
+                foreach (int n in groupSizes)
+                {
+                    if (UseBias) Simd.SumRows(g.Slice(start * outSize, n * outSize), n * _g.OutputPixels, Gradient(1));
+                    RunChunks(px + (long)start * inSize, pg + (long)start * outSize, pk, null, pdk, n, Pass.KernelGradient);
+                    SumKernelChunks(n);
+                    sink.Accept(ParameterOffset, ParameterCount);
+                    start += n;
+                }
+            }
+            if (computeInputGradient) RunChunks(px, pg, pk, pdx, pdk, batch, Pass.InputGradient);
+        }
+    }
+
+    // The gradient with respect to the pre-activation output: dy itself without a fused activation.
+    private ReadOnlySpan<float> ActivationGradient(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, int batch)
+    {
+        int outSize = OutputShape.Size;
+        ReadOnlySpan<float> g = dy.Slice(0, batch * outSize);
+        if (Activation == Activation.None) return g;
+        ParallelElementwise.ReluGradient(y.Slice(0, batch * outSize), g, _dyScratch, g.Length, Simd.CapOf(Activation), Threads);
+        return _dyScratch.AsSpan(0, batch * outSize);
+    }
+
+    // dK = Σ over chunks, in chunk order, of that chunk's colsᵀ · dy: the same sum for any thread count.
+    private void SumKernelChunks(int batch)
+    {
         var dKernel = Gradient(0);
         int kernelSize = dKernel.Length, chunks = (batch + _chunkSamples - 1) / _chunkSamples;
         _dKernelChunks.AsSpan(0, kernelSize).CopyTo(dKernel);

@@ -73,23 +73,48 @@ public sealed class Dense : Layer
 
     internal override void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int batch, bool computeInputGradient)
     {
+        ReadOnlySpan<float> g = ActivationGradient(y, dy, batch);
+        if (Trainable) KernelAndBiasGradient(x, g, batch);
+        if (computeInputGradient) InputGradient(g, dx, batch);
+    }
+
+    // The gradient with respect to the pre-activation output: dy itself without a fused activation.
+    private ReadOnlySpan<float> ActivationGradient(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, int batch)
+    {
         ReadOnlySpan<float> g = dy.Slice(0, batch * Units);
-        if (Activation != Activation.None)
-        {
-            ParallelElementwise.ReluGradient(y.Slice(0, batch * Units), g, _dyScratch, g.Length, Simd.CapOf(Activation), Threads);
-            g = _dyScratch.AsSpan(0, batch * Units);
-        }
+        if (Activation == Activation.None) return g;
+        ParallelElementwise.ReluGradient(y.Slice(0, batch * Units), g, _dyScratch, g.Length, Simd.CapOf(Activation), Threads);
+        return _dyScratch.AsSpan(0, batch * Units);
+    }
+
+    private void KernelAndBiasGradient(ReadOnlySpan<float> x, ReadOnlySpan<float> g, int batch)
+    {
+        // dK (In×Units) = xᵀ (In×N) · dy (N×Units)
+        Gemm.Multiply(true, false, In, Units, batch, x, In, g, Units, Gradient(0), Units, accumulate: false, threads: Threads);
+        if (UseBias) Simd.SumRows(g, batch, Gradient(1));
+    }
+
+    // dx (N×In) = dy (N×Units) · Kᵀ (Units×In)
+    private void InputGradient(ReadOnlySpan<float> g, Span<float> dx, int batch) =>
+        Gemm.Multiply(false, true, batch, In, Units, g, Units, Weight(0), Units, dx, In, accumulate: false, threads: Threads);
+
+    internal override bool SupportsGroupedGradients => true;
+
+    internal override void BackwardGrouped(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx,
+        int batch, bool computeInputGradient, ReadOnlySpan<int> groupSizes, IGradientSink sink)
+    {
+        ReadOnlySpan<float> g = ActivationGradient(y, dy, batch);
         if (Trainable)
         {
-            // dK (In×Units) = xᵀ (In×N) · dy (N×Units)
-            Gemm.Multiply(true, false, In, Units, batch, x, In, g, Units, Gradient(0), Units, accumulate: false, threads: Threads);
-            if (UseBias) Simd.SumRows(g, batch, Gradient(1));
+            int start = 0;
+            foreach (int n in groupSizes)
+            {
+                KernelAndBiasGradient(x.Slice(start * In, n * In), g.Slice(start * Units, n * Units), n);
+                sink.Accept(ParameterOffset, ParameterCount);
+                start += n;
+            }
         }
-        if (computeInputGradient)
-        {
-            // dx (N×In) = dy (N×Units) · Kᵀ (Units×In)
-            Gemm.Multiply(false, true, batch, In, Units, g, Units, Weight(0), Units, dx, In, accumulate: false, threads: Threads);
-        }
+        if (computeInputGradient) InputGradient(g, dx, batch);
     }
 
     internal override IReadOnlyDictionary<string, object?> Config => new Dictionary<string, object?>

@@ -148,6 +148,29 @@ public abstract class Layer
     /// </summary>
     internal abstract void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int batch, bool computeInputGradient);
 
+    /// <summary>
+    /// True when a sample's forward output and input gradient depend on that sample alone, never on
+    /// the rest of the batch (false for batch normalisation, which normalises over the batch), so a
+    /// batch gives every sample the bits it would get in a batch of its own group.
+    /// </summary>
+    internal virtual bool SamplesIndependent => true;
+
+    /// <summary>True when <see cref="BackwardGrouped"/> is supported: always for a layer without parameters.</summary>
+    internal virtual bool SupportsGroupedGradients => ParameterCount == 0;
+
+    /// <summary>
+    /// Backward over a batch made of consecutive groups of samples (<paramref name="groupSizes"/>, summing
+    /// to <paramref name="batch"/>): the input gradient for the whole batch at once, and when the layer is
+    /// trainable its parameter gradients group by group, each exactly as a batch of that group alone would
+    /// give them, handed to <paramref name="sink"/> after each group (the next group overwrites them).
+    /// </summary>
+    internal virtual void BackwardGrouped(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx,
+        int batch, bool computeInputGradient, ReadOnlySpan<int> groupSizes, IGradientSink sink)
+    {
+        if (ParameterCount != 0) throw new InvalidOperationException($"{Describe} computes parameter gradients for the whole batch only");
+        Backward(x, y, dy, dx, batch, computeInputGradient);
+    }
+
     /// <summary>Names the layer in errors: <c>conv2d_1 (Conv2D)</c>.</summary>
     protected string Describe => $"{Name} ({TypeName})";
 

@@ -250,9 +250,20 @@ public sealed class Sequential
         var result = SoftmaxCrossEntropy.Forward(logits, labels, batch, OutputShape.Size, dLogits, gradScale);
         timings?.AddLoss(Stopwatch.GetTimestamp() - lossStart);
 
-        int first = Array.FindIndex(_layers, 0, logitLayers, l => l.Trainable && l.ParameterCount > 0);
-        if (first < 0) return result;
-        ReadOnlySpan<float> dy = dLogits;
+        BackwardThrough(x, batch, logitLayers, [], null);
+        return result;
+    }
+
+    // Backward from the logits' gradient (in _dLogits) down to the first trainable layer; with a sink,
+    // trainable layers hand their parameter gradients over group by group.
+    private void BackwardThrough(ReadOnlySpan<float> x, int batch, int logitLayers, ReadOnlySpan<int> groupSizes, IGradientSink? sink)
+    {
+        int first = -1;
+        for (int i = 0; i < logitLayers && first < 0; i++)
+            if (_layers[i].Trainable && _layers[i].ParameterCount > 0) first = i;
+        if (first < 0) return;
+        var timings = Timings;
+        ReadOnlySpan<float> dy = _dLogits.AsSpan(0, batch * OutputShape.Size);
         for (int i = logitLayers - 1; i >= first; i--)
         {
             var layer = _layers[i];
@@ -261,11 +272,72 @@ public sealed class Sequential
             var dx = (i % 2 == 0 ? _gradA : _gradB).AsSpan(0, batch * layer.InputShape.Size);
             bool needInput = i > first;
             long start = timings is null ? 0 : Stopwatch.GetTimestamp();
-            layer.Backward(layerInput, layerOutput, dy, dx, batch, needInput);
+            if (sink is not null && layer.Trainable) layer.BackwardGrouped(layerInput, layerOutput, dy, dx, batch, needInput, groupSizes, sink);
+            else layer.Backward(layerInput, layerOutput, dy, dx, batch, needInput);
             timings?.AddBackward(i, Stopwatch.GetTimestamp() - start);
             dy = dx;
         }
-        return result;
+    }
+
+    /// <summary>
+    /// True when <see cref="ComputeGroupedGradients"/> gives every group exactly the gradients a batch of
+    /// that group alone would: every layer treats samples independently (no batch normalisation) and
+    /// every trainable layer with parameters can split its parameter gradients by group.
+    /// </summary>
+    public bool SupportsGroupedGradients
+    {
+        get
+        {
+            foreach (var l in _layers)
+                if (!l.SamplesIndependent || (l.Trainable && !l.SupportsGroupedGradients)) return false;
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="ComputeGradients"/> (loss sum, gradient scale 1) for a batch of consecutive groups of
+    /// samples, with one forward and one input-gradient pass over the whole batch: after each group's
+    /// gradients of a layer are in <see cref="Gradients"/>, <paramref name="sink"/> gets them, bit for bit
+    /// what <see cref="ComputeGradients"/> on that group alone writes there. Per group it writes the
+    /// loss sum and the top-1 hits. Requires <see cref="SupportsGroupedGradients"/>.
+    /// </summary>
+    /// <param name="x">The batch, <c>batch × InputShape</c> (NHWC, float32).</param>
+    /// <param name="labels">Class index per sample.</param>
+    /// <param name="batch">Samples; the sum of <paramref name="groupSizes"/>.</param>
+    /// <param name="context">Training-mode context with the batch's sample indices.</param>
+    /// <param name="groupSizes">Consecutive groups, each at least one sample.</param>
+    /// <param name="lossSums">Per group: the sum of its samples' cross-entropy losses.</param>
+    /// <param name="correct">Per group: its samples whose top-1 prediction is the label.</param>
+    /// <param name="sink">Receives each group's parameter gradients, layer by layer from the last.</param>
+    public void ComputeGroupedGradients(ReadOnlySpan<float> x, ReadOnlySpan<int> labels, int batch, StepContext context,
+        ReadOnlySpan<int> groupSizes, Span<double> lossSums, Span<int> correct, IGradientSink sink)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        if (!SupportsGroupedGradients)
+            throw new InvalidOperationException("the model has a layer that mixes samples (batch normalisation) or cannot split its gradients by group");
+        if (lossSums.Length < groupSizes.Length || correct.Length < groupSizes.Length) throw new ArgumentException("one loss sum and one hit count per group are needed");
+        int total = 0;
+        foreach (int n in groupSizes)
+        {
+            if (n <= 0) throw new ArgumentException("every group needs at least one sample", nameof(groupSizes));
+            total += n;
+        }
+        if (total != batch) throw new ArgumentException($"the groups hold {total} samples, the batch {batch}", nameof(groupSizes));
+
+        int logitLayers = EndsWithSoftmax ? _layers.Length - 1 : _layers.Length;
+        var logits = ForwardThrough(x, batch, context, logitLayers);
+        int classes = OutputShape.Size;
+        var timings = Timings;
+        long lossStart = timings is null ? 0 : Stopwatch.GetTimestamp();
+        for (int k = 0, start = 0; k < groupSizes.Length; start += groupSizes[k], k++)
+        {
+            int n = groupSizes[k];
+            (lossSums[k], correct[k]) = SoftmaxCrossEntropy.Forward(logits.Slice(start * classes, n * classes), labels.Slice(start, n), n, classes,
+                _dLogits.AsSpan(start * classes, n * classes), 1f);
+        }
+        timings?.AddLoss(Stopwatch.GetTimestamp() - lossStart);
+
+        BackwardThrough(x, batch, logitLayers, groupSizes, sink);
     }
 
     /// <summary>

@@ -1,0 +1,15 @@
+namespace Distributed.Engine.Layers;
+
+/// <summary>
+/// Receives parameter gradients group by group from <see cref="Layer.BackwardGrouped"/>: a worker adds
+/// each micro-shard's gradients into its exact fixed-point sum before the next group overwrites them.
+/// </summary>
+public interface IGradientSink
+{
+    /// <summary>
+    /// The model's gradient buffer holds one group's gradients of the parameters at
+    /// <paramref name="offset"/> .. <paramref name="offset"/> + <paramref name="count"/> (float32, the
+    /// layout of <see cref="Models.Sequential.Gradients"/>).
+    /// </summary>
+    void Accept(int offset, int count);
+}
