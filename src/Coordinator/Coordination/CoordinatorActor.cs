@@ -35,6 +35,7 @@ public sealed class CoordinatorActor : ReceiveActor
     private long _epochCorrect;
     private int _epochSamples;
     private DateTime _epochStart;
+    private double _epochTrainingSeconds;
     private readonly Engine.Optimizers.Sgd _sgd;
     private float _learningRate;
     private readonly Engine.Data.Dataset _validation;
@@ -298,6 +299,9 @@ public sealed class CoordinatorActor : ReceiveActor
 
     private void EndEpoch()
     {
+        // The epoch's speed counts training only, as the single-process trainer's does: the validation
+        // pass below is not part of it.
+        _epochTrainingSeconds = (DateTime.UtcNow - _epochStart).TotalSeconds;
         Become(Evaluating);
         _settings.ParameterServer.Ask<WeightsSnapshot>(new GetWeights(RunId), TimeSpan.FromSeconds(60))
             .ContinueWith(t => (object)new EvaluationDone(Evaluate(t.Result, _validation), Final: false),
@@ -308,6 +312,8 @@ public sealed class CoordinatorActor : ReceiveActor
     private EvaluationResult Evaluate(WeightsSnapshot snapshot, Engine.Data.Dataset data)
     {
         var model = ModelSpec.Parse(_plan.ModelSpecJson).Build();
+        // The workers wait meanwhile, so the evaluation may use every core (results do not depend on it).
+        model.Threads = Environment.ProcessorCount;
         snapshot.Weights.CopyTo(model.Weights, 0);
         snapshot.State.CopyTo(model.State, 0);
         return data.Count == 0 ? new EvaluationResult(double.NaN, double.NaN, double.NaN, 0) : Evaluation.Run(model, data);
@@ -323,7 +329,7 @@ public sealed class CoordinatorActor : ReceiveActor
                 Finish(done.Result);
                 return;
             }
-            double seconds = (DateTime.UtcNow - _epochStart).TotalSeconds;
+            double seconds = _epochTrainingSeconds;
             var metrics = new EpochMetrics(_epoch + 1, _epochLoss / _epochSamples, (double)_epochCorrect / _epochSamples,
                 done.Result.Samples > 0 ? done.Result.Loss : null, done.Result.Samples > 0 ? done.Result.Top1 : null,
                 _epochSamples, _iterationsPerEpoch, seconds, _epochSamples / Math.Max(seconds, 1e-9), _learningRate);

@@ -145,7 +145,7 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
 
     private void OnShard(GradientShard shard)
     {
-        if (shard.RunId != RunId) { Drop(shard, "another run"); return; }
+        if (shard.RunId != RunId) { Drop(shard, "another run"); TensorBufferPool.Return(shard.GradientFixedPoint); return; }
         if (shard.Iteration == _aggregator!.Iteration + 1 && (shard.Version == _version || shard.Version == _version + 1))
         {
             // The next iteration's shard overtook its BeginStep (the coordinator sends requests one
@@ -156,6 +156,8 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
             return;
         }
         var (verdict, reason) = _aggregator.Offer(shard);
+        // Added into the exact sum (or refused): the decoded gradient's array can be reused.
+        TensorBufferPool.Return(shard.GradientFixedPoint);
         switch (verdict)
         {
             case ShardVerdict.Drop:
@@ -219,15 +221,20 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
     {
         if (targets.Count == 0) return;
         var update = new WeightsUpdated(RunId, _version, _lastIteration, _model!.Weights, _model.State);
-        // Encoded now, once for every worker: the weights change again at the next step.
-        byte[] encoded = TensorCodec.ToBytes(update);
-        IReadOnlyList<TensorChunk>? chunks = null;
-        foreach (var worker in targets)
+        // Encoded now, once for every worker (the weights change again at the next step), into a pooled
+        // buffer that goes back to the pool when the last link has written it.
+        var frame = TensorCodec.EncodePooled(update);
+        try
         {
-            if (_link is not null && _link.TrySend(worker, TensorLinkFrame.WeightsUpdatedKind, encoded)) continue;
-            chunks ??= TensorChunker.Split(update, ++_transferId, encoded);
-            foreach (var chunk in chunks) worker.Tell(chunk, Self);
+            IReadOnlyList<TensorChunk>? chunks = null;
+            foreach (var worker in targets)
+            {
+                if (_link is not null && _link.TrySend(worker, TensorLinkFrame.WeightsUpdatedKind, frame)) continue;
+                chunks ??= TensorChunker.Split(update, ++_transferId, frame.Memory.ToArray());
+                foreach (var chunk in chunks) worker.Tell(chunk, Self);
+            }
         }
+        finally { frame.Release(); }
     }
 
     /// <inheritdoc/>

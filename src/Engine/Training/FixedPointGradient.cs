@@ -59,8 +59,38 @@ public static class FixedPointGradient
                 (acc1 + Vector512.ConvertToInt64(Vector512.Round(hi * scale))).StoreUnsafe(ref a0, (nuint)(i + 8));
             }
         }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            // AVX2 has no double → int64 conversion: for |g| < 2¹⁹ (so |g · 2³²| < 2⁵¹) adding 1.5 · 2⁵² rounds
+            // to an integer, half to even as Math.Round does, and the integer is the difference of the bits.
+            var fast = Vector256.Create(FastLimit);
+            var scale = Vector256.Create(Scale);
+            var magic = Vector256.Create(Magic);
+            var magicBits = Vector256.Create(BitConverter.DoubleToInt64Bits(Magic));
+            var invalid = Vector256.Create(Invalid);
+            ref float g0 = ref MemoryMarshal.GetReference(gradient);
+            ref long a0 = ref MemoryMarshal.GetReference(accumulator);
+            for (; i <= gradient.Length - 8; i += 8)
+            {
+                var g = Vector256.LoadUnsafe(ref g0, (nuint)i);
+                var acc0 = Vector256.LoadUnsafe(ref a0, (nuint)i);
+                var acc1 = Vector256.LoadUnsafe(ref a0, (nuint)(i + 4));
+                if (!Vector256.LessThanAll(Vector256.Abs(g), fast) || Vector256.EqualsAny(acc0, invalid) || Vector256.EqualsAny(acc1, invalid))
+                {
+                    ok &= AccumulateScalar(gradient.Slice(i, 8), accumulator.Slice(i, 8));
+                    continue;
+                }
+                var (lo, hi) = Vector256.Widen(g);
+                (acc0 + ((lo * scale + magic).AsInt64() - magicBits)).StoreUnsafe(ref a0, (nuint)i);
+                (acc1 + ((hi * scale + magic).AsInt64() - magicBits)).StoreUnsafe(ref a0, (nuint)(i + 4));
+            }
+        }
         return AccumulateScalar(gradient[i..], accumulator[i..]) && ok;
     }
+
+    // Below this magnitude g · 2³² + Magic is exact to the integer (see the AVX2 path).
+    private const float FastLimit = 524288f; // 2^19
+    private const double Magic = 6755399441055744.0; // 1.5 · 2^52
 
     private static bool AccumulateScalar(ReadOnlySpan<float> gradient, Span<long> accumulator)
     {
@@ -84,6 +114,30 @@ public static class FixedPointGradient
     {
         if (other.Length != sum.Length) throw new ArgumentException("length mismatch");
         bool ok = true;
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var invalid = Vector256.Create(Invalid);
+            ref long o0 = ref MemoryMarshal.GetReference(other);
+            ref long s0 = ref MemoryMarshal.GetReference(sum);
+            for (; i <= sum.Length - 4; i += 4)
+            {
+                var a = Vector256.LoadUnsafe(ref o0, (nuint)i);
+                var b = Vector256.LoadUnsafe(ref s0, (nuint)i);
+                if (Vector256.EqualsAny(a, invalid) || Vector256.EqualsAny(b, invalid))
+                {
+                    ok &= AddScalar(other.Slice(i, 4), sum.Slice(i, 4));
+                    continue;
+                }
+                (a + b).StoreUnsafe(ref s0, (nuint)i);
+            }
+        }
+        return AddScalar(other[i..], sum[i..]) && ok;
+    }
+
+    private static bool AddScalar(ReadOnlySpan<long> other, Span<long> sum)
+    {
+        bool ok = true;
         for (int i = 0; i < sum.Length; i++)
         {
             if (other[i] == Invalid || sum[i] == Invalid) { sum[i] = Invalid; ok = false; continue; }
@@ -99,7 +153,33 @@ public static class FixedPointGradient
     public static void ToFloat(ReadOnlySpan<long> sum, Span<float> destination)
     {
         if (sum.Length != destination.Length) throw new ArgumentException("length mismatch");
-        for (int i = 0; i < sum.Length; i++) destination[i] = (float)(sum[i] * InverseScale);
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            // int64 → double without AVX-512: below 2⁵¹ in magnitude, adding the bits of 1.5 · 2⁵² and
+            // subtracting it again as a double is exact; the narrowing to float rounds as the cast does.
+            var limit = Vector256.Create(1L << 51);
+            var magic = Vector256.Create(Magic);
+            var magicBits = Vector256.Create(BitConverter.DoubleToInt64Bits(Magic));
+            var inverse = Vector256.Create(InverseScale);
+            ref long s0 = ref MemoryMarshal.GetReference(sum);
+            ref float d0 = ref MemoryMarshal.GetReference(destination);
+            for (; i <= sum.Length - 8; i += 8)
+            {
+                var a = Vector256.LoadUnsafe(ref s0, (nuint)i);
+                var b = Vector256.LoadUnsafe(ref s0, (nuint)(i + 4));
+                // A range test, not Abs: |long.MinValue| overflows to itself.
+                if (!(Vector256.LessThanAll(a, limit) && Vector256.GreaterThanAll(a, -limit) && Vector256.LessThanAll(b, limit) && Vector256.GreaterThanAll(b, -limit)))
+                {
+                    for (int j = i; j < i + 8; j++) destination[j] = (float)(sum[j] * InverseScale);
+                    continue;
+                }
+                var da = ((a + magicBits).AsDouble() - magic) * inverse;
+                var db = ((b + magicBits).AsDouble() - magic) * inverse;
+                Vector256.Narrow(da, db).StoreUnsafe(ref d0, (nuint)i);
+            }
+        }
+        for (; i < sum.Length; i++) destination[i] = (float)(sum[i] * InverseScale);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

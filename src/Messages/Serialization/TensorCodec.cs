@@ -106,12 +106,24 @@ public static class TensorCodec
     /// <param name="message">The message to encode.</param>
     /// <exception cref="SerializationException">The object is not a known tensor message.</exception>
     /// <exception cref="ArgumentException">A field is null or exceeds the bounds the decoder enforces.</exception>
-    public static byte[] ToBytes(object message) => message switch
+    public static byte[] ToBytes(object message) => Encode(message, pooled: false).ToArray();
+
+    /// <summary>
+    /// Encodes a tensor message into a buffer rented from <see cref="TensorBufferPool"/>: the tensor
+    /// link sends it and hands it back, so the steady state allocates no large arrays.
+    /// </summary>
+    /// <param name="message">The message to encode.</param>
+    /// <returns>The frame; the caller holds it once and must <see cref="EncodedFrame.Release"/> it.</returns>
+    /// <exception cref="SerializationException">The object is not a known tensor message.</exception>
+    /// <exception cref="ArgumentException">A field is null or exceeds the bounds the decoder enforces.</exception>
+    public static EncodedFrame EncodePooled(ITensorMessage message) => Encode(message, pooled: true).ToFrame();
+
+    private static ExactBufferWriter Encode(object message, bool pooled) => message switch
     {
-        GradientShard m => EncodeGradientShard(m),
-        WeightsUpdated m => EncodeWeights(m.RunId, m.Version, m.Iteration, m.Weights, m.State, nameof(WeightsUpdated)),
-        WeightsSnapshot m => EncodeWeights(m.RunId, m.Version, m.Iteration, m.Weights, m.State, nameof(WeightsSnapshot)),
-        TensorChunk m => EncodeChunk(m),
+        GradientShard m => EncodeGradientShard(m, pooled),
+        WeightsUpdated m => EncodeWeights(m.RunId, m.Version, m.Iteration, m.Weights, m.State, nameof(WeightsUpdated), pooled),
+        WeightsSnapshot m => EncodeWeights(m.RunId, m.Version, m.Iteration, m.Weights, m.State, nameof(WeightsSnapshot), pooled),
+        TensorChunk m => EncodeChunk(m, pooled),
         _ => throw new SerializationException(ManifestOf(message)), // ManifestOf throws the descriptive exception first
     };
 
@@ -160,7 +172,7 @@ public static class TensorCodec
 
     // ---------------------------------------------------------------- encoding
 
-    private static byte[] EncodeGradientShard(GradientShard m)
+    private static ExactBufferWriter EncodeGradientShard(GradientShard m, bool pooled)
     {
         const string type = nameof(GradientShard);
         CheckString(m.RunId, type, nameof(m.RunId), MaxStringChars);
@@ -170,15 +182,17 @@ public static class TensorCodec
         CheckArray(m.MicroShardCorrect, type, nameof(m.MicroShardCorrect));
         CheckArray(m.GradientFixedPoint, type, nameof(m.GradientFixedPoint));
         CheckArray(m.BatchStatistics, type, nameof(m.BatchStatistics));
-        var (low, exceptionIndices, exceptionValues) = CompactFixedPoint.Split(m.GradientFixedPoint);
+        var (exceptionIndices, exceptionValues) = CompactFixedPoint.Exceptions(m.GradientFixedPoint);
+        long lowBytes = (long)m.GradientFixedPoint.Length * sizeof(int);
+        if (lowBytes > MaxArrayBytes) throw new ArgumentException($"{type}.GradientFixedPoint has {m.GradientFixedPoint.Length} elements; at most {MaxArrayBytes / sizeof(int)} are allowed.");
 
         long size = 1 + 1
             + StringSize(m.RunId) + IntSize(m.Iteration) + IntSize(m.Version) + IntSize(m.ShardId)
             + StringSize(m.WorkerId) + IntSize(m.FirstMicroShard)
             + BinSize(m.MicroShardSizes) + BinSize(m.MicroShardLossSums) + BinSize(m.MicroShardCorrect)
-            + BinSize(low) + BinSize(exceptionIndices) + BinSize(exceptionValues) + BinSize(m.BatchStatistics)
+            + BinHeaderSize(lowBytes) + lowBytes + BinSize(exceptionIndices) + BinSize(exceptionValues) + BinSize(m.BatchStatistics)
             + 9;
-        var output = new ExactBufferWriter(CheckedSize(size, type));
+        var output = new ExactBufferWriter(CheckedSize(size, type), pooled);
         var writer = new MessagePackWriter(output);
         writer.WriteArrayHeader(GradientShardFields);
         writer.Write(FormatVersion);
@@ -191,23 +205,28 @@ public static class TensorCodec
         WriteBlock<int>(ref writer, m.MicroShardSizes);
         WriteBlock<double>(ref writer, m.MicroShardLossSums);
         WriteBlock<int>(ref writer, m.MicroShardCorrect);
-        WriteBlock<int>(ref writer, low);
+        // The 32-bit parts go straight into the output: no intermediate array of the model's size.
+        writer.WriteBinHeader((int)lowBytes);
+        var low = MemoryMarshal.Cast<byte, int>(writer.GetSpan((int)lowBytes)[..(int)lowBytes]);
+        CompactFixedPoint.WriteLow(m.GradientFixedPoint, low);
+        if (!BitConverter.IsLittleEndian) ReverseEndianness(low);
+        writer.Advance((int)lowBytes);
         WriteBlock<int>(ref writer, exceptionIndices);
         WriteBlock<long>(ref writer, exceptionValues);
         WriteBlock<float>(ref writer, m.BatchStatistics);
         writer.Write(m.ComputeMilliseconds);
         writer.Flush();
-        return output.ToArray();
+        return output;
     }
 
-    private static byte[] EncodeWeights(string runId, long version, long iteration, float[] weights, float[] state, string type)
+    private static ExactBufferWriter EncodeWeights(string runId, long version, long iteration, float[] weights, float[] state, string type, bool pooled)
     {
         CheckString(runId, type, "RunId", MaxStringChars);
         CheckArray(weights, type, "Weights");
         CheckArray(state, type, "State");
 
         long size = 1 + 1 + StringSize(runId) + IntSize(version) + IntSize(iteration) + BinSize(weights) + BinSize(state);
-        var output = new ExactBufferWriter(CheckedSize(size, type));
+        var output = new ExactBufferWriter(CheckedSize(size, type), pooled);
         var writer = new MessagePackWriter(output);
         writer.WriteArrayHeader(WeightsFields);
         writer.Write(FormatVersion);
@@ -217,10 +236,10 @@ public static class TensorCodec
         WriteBlock<float>(ref writer, weights);
         WriteBlock<float>(ref writer, state);
         writer.Flush();
-        return output.ToArray();
+        return output;
     }
 
-    private static byte[] EncodeChunk(TensorChunk m)
+    private static ExactBufferWriter EncodeChunk(TensorChunk m, bool pooled)
     {
         const string type = nameof(TensorChunk);
         CheckString(m.RunId, type, nameof(m.RunId), MaxStringChars);
@@ -229,7 +248,7 @@ public static class TensorCodec
 
         long size = 1 + 1 + StringSize(m.RunId) + IntSize(m.TransferId) + IntSize(m.Index) + IntSize(m.Count)
             + StringSize(m.Manifest) + BinSize(m.Payload);
-        var output = new ExactBufferWriter(CheckedSize(size, type));
+        var output = new ExactBufferWriter(CheckedSize(size, type), pooled);
         var writer = new MessagePackWriter(output);
         writer.WriteArrayHeader(ChunkFields);
         writer.Write(FormatVersion);
@@ -240,7 +259,7 @@ public static class TensorCodec
         writer.Write(m.Manifest);
         writer.Write(m.Payload.AsSpan());
         writer.Flush();
-        return output.ToArray();
+        return output;
     }
 
     /// <summary>Writes a numeric array as one bin block of its raw little-endian bytes.</summary>
@@ -294,9 +313,10 @@ public static class TensorCodec
     private static long BinSize<T>(T[] values) where T : unmanaged
     {
         long bytes = (long)values.Length * Unsafe.SizeOf<T>();
-        int header = bytes <= byte.MaxValue ? 2 : bytes <= ushort.MaxValue ? 3 : 5;
-        return header + bytes;
+        return BinHeaderSize(bytes) + bytes;
     }
+
+    private static int BinHeaderSize(long bytes) => bytes <= byte.MaxValue ? 2 : bytes <= ushort.MaxValue ? 3 : 5;
 
     // ---------------------------------------------------------------- decoding
 
@@ -313,10 +333,10 @@ public static class TensorCodec
         int[] sizes = ReadBlock<int>(ref reader, m, "MicroShardSizes");
         double[] lossSums = ReadBlock<double>(ref reader, m, "MicroShardLossSums");
         int[] correct = ReadBlock<int>(ref reader, m, "MicroShardCorrect");
-        int[] low = ReadBlock<int>(ref reader, m, "GradientLow");
+        ReadOnlySequence<byte> low = ReadRawBlock(ref reader, m, "GradientLow", sizeof(int));
         int[] exceptionIndices = ReadBlock<int>(ref reader, m, "GradientExceptionIndices");
         long[] exceptionValues = ReadBlock<long>(ref reader, m, "GradientExceptionValues");
-        long[] gradient = CompactFixedPoint.Join(low, exceptionIndices, exceptionValues);
+        long[] gradient = JoinGradient(low, exceptionIndices, exceptionValues);
         float[] statistics = ReadBlock<float>(ref reader, m, "BatchStatistics");
         double computeMilliseconds = reader.ReadDouble();
         return new GradientShard(runId, iteration, version, shardId, workerId, firstMicroShard,
@@ -330,8 +350,9 @@ public static class TensorCodec
         string runId = ReadString(ref reader, m, "RunId", MaxStringChars);
         long version = reader.ReadInt64();
         long iteration = reader.ReadInt64();
-        float[] weights = ReadBlock<float>(ref reader, m, "Weights");
-        float[] state = ReadBlock<float>(ref reader, m, "State");
+        // Pooled: a worker hands them back once copied into its model (TensorBufferPool.Return).
+        float[] weights = ReadBlock<float>(ref reader, m, "Weights", pooled: true);
+        float[] state = ReadBlock<float>(ref reader, m, "State", pooled: true);
         return snapshot
             ? new WeightsSnapshot(runId, version, iteration, weights, state)
             : new WeightsUpdated(runId, version, iteration, weights, state);
@@ -411,7 +432,21 @@ public static class TensorCodec
     /// length is checked against <see cref="MaxArrayBytes"/>, the remaining input and the element
     /// size before the array is allocated.
     /// </summary>
-    private static T[] ReadBlock<T>(ref MessagePackReader reader, string manifest, string field) where T : unmanaged
+    private static T[] ReadBlock<T>(ref MessagePackReader reader, string manifest, string field, bool pooled = false) where T : unmanaged
+    {
+        ReadOnlySequence<byte> raw = ReadRawBlock(ref reader, manifest, field, Unsafe.SizeOf<T>());
+        if (raw.Length == 0)
+            return [];
+        int count = (int)(raw.Length / Unsafe.SizeOf<T>());
+        T[] values = pooled ? TensorBufferPool.Rent<T>(count) : GC.AllocateUninitializedArray<T>(count);
+        raw.CopyTo(MemoryMarshal.AsBytes(values.AsSpan()));
+        if (!BitConverter.IsLittleEndian)
+            ReverseEndianness<T>(values);
+        return values;
+    }
+
+    /// <summary>The bytes of a bin block whose length is checked as <see cref="ReadBlock{T}"/> checks it.</summary>
+    private static ReadOnlySequence<byte> ReadRawBlock(ref MessagePackReader reader, string manifest, string field, int elementSize)
     {
         if (reader.End)
             throw Malformed(manifest, $"{field}: truncated");
@@ -423,7 +458,6 @@ public static class TensorCodec
             MessagePackCode.Bin32 => ReadBigEndianLength(ref reader, 4, manifest, field),
             _ => throw Malformed(manifest, $"{field}: expected a bin block, found {MessagePackCode.ToFormatName(code)}"),
         };
-        int elementSize = Unsafe.SizeOf<T>();
         if (length > MaxArrayBytes)
             throw Malformed(manifest, $"{field}: {length} bytes declared, at most {MaxArrayBytes} are allowed");
         if (length % elementSize != 0)
@@ -431,15 +465,24 @@ public static class TensorCodec
         if (length / elementSize > MaxArrayElements)
             throw Malformed(manifest, $"{field}: {length / elementSize} elements declared, at most {MaxArrayElements} are allowed");
         CheckRemaining(ref reader, length, manifest, field);
+        return reader.ReadRaw(length);
+    }
 
-        ReadOnlySequence<byte> raw = reader.ReadRaw(length);
-        if (length == 0)
-            return [];
-        T[] values = GC.AllocateUninitializedArray<T>((int)(length / elementSize));
-        raw.CopyTo(MemoryMarshal.AsBytes(values.AsSpan()));
-        if (!BitConverter.IsLittleEndian)
-            ReverseEndianness<T>(values);
-        return values;
+    // The int64 gradient from its 32-bit parts, read in place when they are contiguous (the tensor
+    // link's frames), into an array from the pool that the parameter server hands back after adding it.
+    private static long[] JoinGradient(in ReadOnlySequence<byte> low, int[] exceptionIndices, long[] exceptionValues)
+    {
+        int count = (int)(low.Length / sizeof(int));
+        if (low.IsSingleSegment && BitConverter.IsLittleEndian)
+            return CompactFixedPoint.Join(MemoryMarshal.Cast<byte, int>(low.FirstSpan), exceptionIndices, exceptionValues, TensorBufferPool.Rent<long>(count));
+        int[] copy = TensorBufferPool.Rent<int>(count);
+        try
+        {
+            low.CopyTo(MemoryMarshal.AsBytes(copy.AsSpan()));
+            if (!BitConverter.IsLittleEndian) ReverseEndianness<int>(copy);
+            return CompactFixedPoint.Join(copy, exceptionIndices, exceptionValues, TensorBufferPool.Rent<long>(count));
+        }
+        finally { TensorBufferPool.Return(copy); }
     }
 
     /// <summary>Consumes a one-byte code followed by a big-endian unsigned length of <paramref name="width"/> bytes.</summary>
@@ -493,13 +536,14 @@ public static class TensorCodec
     private static string Truncate(string? s) => s is null ? "<null>" : s.Length <= 32 ? s : s[..32] + "…";
 
     /// <summary>
-    /// An <see cref="IBufferWriter{T}"/> over one array allocated at the exact encoded size, so the
-    /// result is returned without a final copy. Should a write ask for more than the remaining space
-    /// (MessagePackWriter requests up to 9 bytes for a small integer), it grows and the result is trimmed.
+    /// An <see cref="IBufferWriter{T}"/> over one array allocated (or rented from
+    /// <see cref="TensorBufferPool"/>) at the exact encoded size, so the result is returned without a
+    /// final copy. Should a write ask for more than the remaining space (MessagePackWriter requests up
+    /// to 9 bytes for a small integer), it grows and the result is trimmed.
     /// </summary>
-    private sealed class ExactBufferWriter(int expectedSize) : IBufferWriter<byte>
+    private sealed class ExactBufferWriter(int expectedSize, bool pooled) : IBufferWriter<byte>
     {
-        private byte[] _buffer = GC.AllocateUninitializedArray<byte>(expectedSize);
+        private byte[] _buffer = pooled ? TensorBufferPool.RentBytes(expectedSize) : GC.AllocateUninitializedArray<byte>(expectedSize);
         private int _written;
 
         public void Advance(int count) => _written += count;
@@ -525,5 +569,7 @@ public static class TensorCodec
         }
 
         public byte[] ToArray() => _written == _buffer.Length ? _buffer : _buffer.AsSpan(0, _written).ToArray();
+
+        public EncodedFrame ToFrame() => new(_buffer, _written);
     }
 }

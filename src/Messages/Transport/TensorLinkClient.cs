@@ -60,8 +60,13 @@ public sealed class TensorLinkClient : IDisposable
 
     /// <summary>Encodes and queues a message for the parameter server.</summary>
     /// <returns>False if the link is closed or congested (send over Akka.Remote instead).</returns>
-    public bool TrySend(ITensorMessage message) =>
-        _connection.IsOpen && _connection.TrySend(TensorLinkFrame.KindOf(message), TensorCodec.ToBytes(message));
+    public bool TrySend(ITensorMessage message)
+    {
+        if (!_connection.IsOpen) return false;
+        var frame = TensorCodec.EncodePooled(message);
+        try { return _connection.TrySend(TensorLinkFrame.KindOf(message), frame); }
+        finally { frame.Release(); }
+    }
 
     /// <summary>Closes the link.</summary>
     public void Dispose() => _connection.Dispose();

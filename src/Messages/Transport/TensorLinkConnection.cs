@@ -10,18 +10,18 @@ namespace Distributed.Messages.Transport;
 /// One established tensor link: a TCP connection with a reader loop that decodes frames and hands
 /// each message to a callback, and a writer loop that drains a small queue of encoded frames. The
 /// receive buffer is kept and reused, so a steady stream of same-sized tensors allocates only the
-/// decoded message. Thread-safe: <see cref="TrySend"/> may be called from any thread.
+/// decoded message. Thread-safe: <see cref="TrySend(byte, EncodedFrame)"/> may be called from any thread.
 /// </summary>
 public sealed class TensorLinkConnection : IDisposable
 {
-    /// <summary>Frames queued for sending before <see cref="TrySend"/> refuses (the caller then falls back).</summary>
+    /// <summary>Frames queued for sending before <see cref="TrySend(byte, EncodedFrame)"/> refuses (the caller then falls back).</summary>
     public const int QueueCapacity = 16;
 
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
     private readonly long _maxBodyBytes;
-    private readonly Channel<(byte Kind, byte[] Body)> _queue =
-        Channel.CreateBounded<(byte, byte[])>(new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    private readonly Channel<(byte Kind, EncodedFrame Frame)> _queue =
+        Channel.CreateBounded<(byte, EncodedFrame)>(new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly CancellationTokenSource _stop = new();
     private int _closed;
 
@@ -57,13 +57,26 @@ public sealed class TensorLinkConnection : IDisposable
     /// <param name="kind">The frame kind (<see cref="TensorLinkFrame.KindOf"/>).</param>
     /// <param name="body">The <see cref="TensorCodec"/> encoding; must not be modified afterwards.</param>
     /// <returns>False if the connection is closed or its queue is full.</returns>
-    public bool TrySend(byte kind, byte[] body) => IsOpen && _queue.Writer.TryWrite((kind, body));
+    public bool TrySend(byte kind, byte[] body) => TrySend(kind, new EncodedFrame(body, body.Length));
+
+    /// <summary>Queues an encoded tensor message held in a pooled frame; the connection holds it until it is written.</summary>
+    /// <param name="kind">The frame kind (<see cref="TensorLinkFrame.KindOf"/>).</param>
+    /// <param name="frame">The encoding; the caller keeps its own hold and releases it as usual.</param>
+    /// <returns>False if the connection is closed or its queue is full.</returns>
+    public bool TrySend(byte kind, EncodedFrame frame)
+    {
+        if (!IsOpen) return false;
+        frame.Share();
+        if (_queue.Writer.TryWrite((kind, frame))) return true;
+        frame.Release();
+        return false;
+    }
 
     /// <summary>Sends the client's hello and waits until it is written.</summary>
     internal Task SendHelloAsync(byte[] hello, CancellationToken cancel) =>
         WriteFrameAsync(new byte[TensorLinkFrame.HeaderBytes], TensorLinkFrame.HelloKind, hello, cancel);
 
-    private async Task WriteFrameAsync(byte[] header, byte kind, byte[] body, CancellationToken cancel)
+    private async Task WriteFrameAsync(byte[] header, byte kind, ReadOnlyMemory<byte> body, CancellationToken cancel)
     {
         TensorLinkFrame.WriteHeader(header, kind, body.Length);
         await _stream.WriteAsync(header, cancel).ConfigureAwait(false);
@@ -117,8 +130,11 @@ public sealed class TensorLinkConnection : IDisposable
         string? reason = null;
         try
         {
-            await foreach (var (kind, body) in _queue.Reader.ReadAllAsync(_stop.Token).ConfigureAwait(false))
-                await WriteFrameAsync(header, kind, body, _stop.Token).ConfigureAwait(false);
+            await foreach (var (kind, frame) in _queue.Reader.ReadAllAsync(_stop.Token).ConfigureAwait(false))
+            {
+                try { await WriteFrameAsync(header, kind, frame.Memory, _stop.Token).ConfigureAwait(false); }
+                finally { frame.Release(); }
+            }
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested) { }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
@@ -134,6 +150,7 @@ public sealed class TensorLinkConnection : IDisposable
         if (Interlocked.Exchange(ref _closed, 1) != 0) return;
         _queue.Writer.TryComplete();
         _stop.Cancel();
+        while (_queue.Reader.TryRead(out var unsent)) unsent.Frame.Release();
         _stream.Dispose();
         onClosed?.Invoke(reason);
     }

@@ -104,6 +104,11 @@ public sealed class TensorLinkServer : IDisposable
     public bool TrySend(IActorRef worker, byte kind, byte[] body) =>
         _links.TryGetValue(worker, out var link) && link.TrySend(kind, body);
 
+    /// <summary>Queues a pooled encoded message for <paramref name="worker"/>; the link holds the frame until it is written.</summary>
+    /// <returns>False if the worker has no open link (send over Akka.Remote instead).</returns>
+    public bool TrySend(IActorRef worker, byte kind, EncodedFrame frame) =>
+        _links.TryGetValue(worker, out var link) && link.TrySend(kind, frame);
+
     private async Task AcceptLoopAsync()
     {
         while (!_stop.IsCancellationRequested)

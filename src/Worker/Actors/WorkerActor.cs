@@ -30,6 +30,7 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
     private long _transferId;
     private TensorLinkClient? _link;
     private int _linkGeneration;
+    private readonly WorkerProfile _profile = new();
 
     private sealed record Computed(ComputeGradients Request, ShardResult Result, double Milliseconds);
     private sealed record Failed(ComputeGradients Request, Exception Error);
@@ -166,6 +167,17 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
 
     private void OnWeights(WeightsUpdated weights)
     {
+        try { ApplyWeights(weights); }
+        finally
+        {
+            // Decoded into pooled arrays: copied into the model (or refused), they can be reused.
+            TensorBufferPool.Return(weights.Weights);
+            TensorBufferPool.Return(weights.State);
+        }
+    }
+
+    private void ApplyWeights(WeightsUpdated weights)
+    {
         var model = _computer!.Model;
         if (weights.RunId != RunId || weights.Version <= _version) return;
         if (weights.Weights.Length != model.Weights.Length || weights.State.Length != model.State.Length)
@@ -176,6 +188,7 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
         weights.Weights.CopyTo(model.Weights, 0);
         weights.State.CopyTo(model.State, 0);
         _version = weights.Version;
+        _profile.WeightsArrived();
         _parameterServer = Sender;
         Stash.UnstashAll();
     }
@@ -192,6 +205,7 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
         }
         var computer = _computer!;
         double throttle = _settings.Throttle;
+        _profile.ComputeStarted();
         Task.Run(() =>
         {
             var clock = Stopwatch.StartNew();
@@ -211,11 +225,13 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
     {
         Receive<Computed>(done =>
         {
+            long sendStart = System.Diagnostics.Stopwatch.GetTimestamp();
             var r = done.Result;
             var shard = new GradientShard(RunId, done.Request.Iteration, done.Request.Version, done.Request.ShardId, _settings.WorkerId,
                 done.Request.FirstMicroShard, r.MicroShardSizes, r.LossSums, r.Correct, r.GradientFixedPoint, r.BatchStatistics, done.Milliseconds);
             if (_link?.TrySend(shard) != true)
                 foreach (var chunk in TensorChunker.Split(shard, ++_transferId)) _parameterServer.Tell(chunk, Self);
+            if (_profile.ShardSent(done.Milliseconds, sendStart) is { } summary) _log.Info("Worker {Worker}: {Summary}", _settings.WorkerId, summary);
             Become(Ready);
             Stash.UnstashAll();
         });

@@ -45,4 +45,21 @@ public class CompactFixedPointTests
         (swapped[0], swapped[1]) = (swapped[1], swapped[0]);
         Assert.Throws<SerializationException>(() => CompactFixedPoint.Join(low, swapped, values));                // out of order
     }
+    [Fact]
+    public void Vectorised_write_exceptions_and_join_agree_with_split_at_every_length()
+    {
+        var rng = new Random(17);
+        for (int n = 0; n <= 80; n++)
+        {
+            var values = Enumerable.Range(0, n).Select(_ => rng.Next(5) == 0 ? Awkward[rng.Next(Awkward.Length)] : rng.NextInt64(int.MinValue + 1L, int.MaxValue)).ToArray();
+            var (low, indices, exceptions) = CompactFixedPoint.Split(values);
+            var written = new int[n];
+            CompactFixedPoint.WriteLow(values, written);
+            Assert.Equal(low, written);
+            var (foundIndices, foundValues) = CompactFixedPoint.Exceptions(values);
+            Assert.Equal(indices, foundIndices);
+            Assert.Equal(exceptions, foundValues);
+            Assert.Equal(values, CompactFixedPoint.Join(written, foundIndices, foundValues, new long[n]));
+        }
+    }
 }

@@ -1,0 +1,66 @@
+namespace Distributed.Messages.Serialization;
+
+/// <summary>
+/// Reuses the large arrays that every iteration's tensors pass through (encoded frames, decoded
+/// weights and gradients), so a training run does not allocate megabytes per iteration: on these
+/// VMs each fresh page of a new large array is a page fault, and they cost more than the copies.
+/// Only arrays rented here are taken back (an array the caller made itself is never pooled), and
+/// a few per size at most; small arrays are plain allocations. Thread-safe.
+/// </summary>
+public static class TensorBufferPool
+{
+    /// <summary>Arrays smaller than this (bytes) are not pooled.</summary>
+    public const int MinPooledBytes = 64 * 1024;
+
+    private const int MaxFreePerSize = 4;
+    // Byte buffers round up to this, so frames whose length moves by a few bytes share a size.
+    private const int ByteGranule = 64 * 1024;
+
+    private static readonly object Gate = new();
+    private static readonly Dictionary<(Type, int), Stack<Array>> Free = [];
+    // Weak: an array that is rented and never handed back is collected as usual.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Array, object> Rented = new();
+    private static readonly object Mark = new();
+
+    /// <summary>An array of exactly <paramref name="length"/> elements, contents undefined.</summary>
+    public static T[] Rent<T>(int length) where T : unmanaged
+    {
+        if ((long)length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>() < MinPooledBytes)
+            return length == 0 ? [] : GC.AllocateUninitializedArray<T>(length);
+        return (T[])RentExact(typeof(T), length, () => GC.AllocateUninitializedArray<T>(length));
+    }
+
+    /// <summary>A byte buffer of at least <paramref name="minLength"/> bytes, contents undefined.</summary>
+    public static byte[] RentBytes(int minLength)
+    {
+        if (minLength < MinPooledBytes) return GC.AllocateUninitializedArray<byte>(minLength);
+        int size = (int)Math.Min(Array.MaxLength, ((long)minLength + ByteGranule - 1) / ByteGranule * ByteGranule);
+        return (byte[])RentExact(typeof(byte), size, () => GC.AllocateUninitializedArray<byte>(size));
+    }
+
+    /// <summary>
+    /// Hands an array back once nothing reads or writes it any more. Arrays not rented here, or
+    /// already returned, are ignored, so any holder of a message may call it.
+    /// </summary>
+    public static void Return<T>(T[]? array) where T : unmanaged
+    {
+        if (array is null || (long)array.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>() < MinPooledBytes) return;
+        lock (Gate)
+        {
+            if (!Rented.Remove(array)) return;
+            var key = (typeof(T), array.Length);
+            if (!Free.TryGetValue(key, out var stack)) Free[key] = stack = new Stack<Array>();
+            if (stack.Count < MaxFreePerSize) stack.Push(array);
+        }
+    }
+
+    private static Array RentExact(Type type, int length, Func<Array> create)
+    {
+        lock (Gate)
+        {
+            if (!Free.TryGetValue((type, length), out var stack) || !stack.TryPop(out var array)) array = create();
+            Rented.AddOrUpdate(array, Mark);
+            return array;
+        }
+    }
+}
