@@ -43,6 +43,7 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
     private int _dropped;
     private readonly System.Diagnostics.Stopwatch _stepClock = new();
     private readonly StepProfile _profile = new();
+    private readonly GradientTails _tails = new();
 
     /// <summary>Props for the singleton manager.</summary>
     public static Props Props() => Akka.Actor.Props.Create(() => new ParameterServerActor());
@@ -91,6 +92,7 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
         Receive<BeginStep>(OnBeginStep);
         Receive<TensorChunk>(OnChunk);
         Receive<GradientShard>(OnShard);
+        Receive<GradientTail>(OnTail);
         Receive<GetWeights>(g => g.RunId == RunId, _ =>
             Sender.Tell(new WeightsSnapshot(RunId, _version, _lastIteration, (float[])_model!.Weights.Clone(), (float[])_model.State.Clone())));
         Receive<SaveCheckpoint>(OnSaveCheckpoint);
@@ -122,6 +124,7 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
             return;
         }
         _aggregator!.Begin(step.Iteration, step.Version, step.SampleCount, step.MicroShardCount);
+        _tails.DropBefore(step.Iteration);
         _learningRate = step.LearningRate;
         _stepClock.Restart();
         Stash.UnstashAll();
@@ -155,9 +158,11 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
             Stash.Stash();
             return;
         }
-        var (verdict, reason) = _aggregator.Offer(shard);
-        // Added into the exact sum (or refused): the decoded gradient's array can be reused.
+        var tail = shard.GradientFixedPoint.Length < _model!.Weights.Length ? _tails.Take(shard.Iteration, shard.ShardId, shard.WorkerId) : null;
+        var (verdict, reason) = _aggregator.Offer(shard, tail);
+        // Added into the exact sum (or refused): the decoded gradient's arrays can be reused.
         TensorBufferPool.Return(shard.GradientFixedPoint);
+        TensorBufferPool.Return(tail?.GradientFixedPoint);
         switch (verdict)
         {
             case ShardVerdict.Drop:
@@ -170,6 +175,22 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
                 return;
         }
         if (_aggregator.IsComplete) ApplyStep();
+    }
+
+    private void OnTail(GradientTail tail)
+    {
+        string? problem = tail.RunId != RunId ? "another run"
+            : tail.Iteration < _aggregator!.Iteration || tail.Iteration > _aggregator.Iteration + 1 ? $"iteration {tail.Iteration} is not {_aggregator.Iteration} or the next"
+            : tail.Offset <= 0 || tail.Offset + (long)tail.GradientFixedPoint.Length != _model!.Weights.Length ? $"parameters {tail.Offset}.. of {tail.GradientFixedPoint.Length} do not end the model's {_model!.Weights.Length}"
+            : null;
+        if (problem is not null)
+        {
+            Drop(tail, problem);
+            TensorBufferPool.Return(tail.GradientFixedPoint);
+            return;
+        }
+        // Kept until its shard arrives; bounded, so tails whose shards never come cannot pile up.
+        if (_tails.Add(tail, 4 * Math.Max(1, _workers.Count) + 4) is { } evicted) TensorBufferPool.Return(evicted.GradientFixedPoint);
     }
 
     private void ApplyStep()

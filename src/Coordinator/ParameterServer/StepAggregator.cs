@@ -83,7 +83,13 @@ public sealed class StepAggregator
     /// <see cref="ShardVerdict.Drop"/> is stale or foreign, a <see cref="ShardVerdict.Reject"/>
     /// has bad content and its samples must be computed again.
     /// </summary>
-    public (ShardVerdict Verdict, string? Reason) Offer(GradientShard shard)
+    public (ShardVerdict Verdict, string? Reason) Offer(GradientShard shard) => Offer(shard, null);
+
+    /// <summary>
+    /// <see cref="Offer(GradientShard)"/> for a shard whose gradient covers the parameters before
+    /// <paramref name="tail"/>'s offset, joined with the tail (same iteration, shard and worker) that went ahead.
+    /// </summary>
+    public (ShardVerdict Verdict, string? Reason) Offer(GradientShard shard, GradientTail? tail)
     {
         if (shard.Iteration != Iteration) return (ShardVerdict.Drop, $"iteration {shard.Iteration}, expected {Iteration}");
         if (shard.Version != Version) return (ShardVerdict.Drop, $"weights version {shard.Version}, expected {Version}");
@@ -95,16 +101,23 @@ public sealed class StepAggregator
         for (int i = 0; i < k; i++) { bool r = _received[shard.FirstMicroShard + i]; any |= r; all &= r; }
         if (all) return (ShardVerdict.Drop, "duplicate: every micro-shard already arrived");
         if (any) return (ShardVerdict.Drop, "overlaps micro-shards that already arrived");
-        if (shard.GradientFixedPoint is null || shard.GradientFixedPoint.Length != _parameters)
-            return (ShardVerdict.Reject, $"gradient has {shard.GradientFixedPoint?.Length ?? 0} values, the model has {_parameters}");
+        int head = shard.GradientFixedPoint?.Length ?? 0, rest = tail?.GradientFixedPoint?.Length ?? 0;
+        if (tail is not null && tail.Offset != head)
+            return (ShardVerdict.Reject, $"the gradient tail starts at {tail.Offset}, the shard ends at {head}");
+        if (head + rest != _parameters)
+            return (ShardVerdict.Reject, tail is null && head < _parameters
+                ? $"gradient has {head} values, the model has {_parameters}, and no tail went ahead"
+                : $"gradient has {head + rest} values, the model has {_parameters}");
         if (shard.MicroShardLossSums?.Length != k || shard.MicroShardCorrect?.Length != k || shard.BatchStatistics?.Length != k * _stateLength)
             return (ShardVerdict.Reject, "per-micro-shard arrays have the wrong length");
         if (shard.MicroShardSizes.Any(n => n <= 0)) return (ShardVerdict.Reject, "a micro-shard is empty");
-        if (!FixedPointGradient.IsValid(shard.GradientFixedPoint)) return (ShardVerdict.Reject, "gradient holds non-finite or out-of-range values");
+        if (!FixedPointGradient.IsValid(shard.GradientFixedPoint) || (tail is not null && !FixedPointGradient.IsValid(tail.GradientFixedPoint)))
+            return (ShardVerdict.Reject, "gradient holds non-finite or out-of-range values");
         if (shard.MicroShardLossSums.Any(l => !double.IsFinite(l))) return (ShardVerdict.Reject, "loss is not finite");
         if (shard.BatchStatistics.Any(s => !float.IsFinite(s))) return (ShardVerdict.Reject, "batch statistics are not finite");
 
-        FixedPointGradient.Add(shard.GradientFixedPoint, _sum);
+        FixedPointGradient.Add(shard.GradientFixedPoint, _sum.AsSpan(0, head));
+        if (tail is not null) FixedPointGradient.Add(tail.GradientFixedPoint, _sum.AsSpan(head));
         for (int i = 0; i < k; i++)
         {
             int m = shard.FirstMicroShard + i;

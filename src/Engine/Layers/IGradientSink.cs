@@ -12,4 +12,11 @@ public interface IGradientSink
     /// layout of <see cref="Models.Sequential.Gradients"/>).
     /// </summary>
     void Accept(int offset, int count);
+
+    /// <summary>
+    /// A trainable layer has handed over every group: with the layers after it, which the backward
+    /// pass finished earlier, the gradients of all parameters from <paramref name="offset"/> to the end
+    /// are complete while the layers before it are still to be computed.
+    /// </summary>
+    void LayerCompleted(int offset);
 }

@@ -272,7 +272,11 @@ public sealed class Sequential
             var dx = (i % 2 == 0 ? _gradA : _gradB).AsSpan(0, batch * layer.InputShape.Size);
             bool needInput = i > first;
             long start = timings is null ? 0 : Stopwatch.GetTimestamp();
-            if (sink is not null && layer.Trainable) layer.BackwardGrouped(layerInput, layerOutput, dy, dx, batch, needInput, groupSizes, sink);
+            if (sink is not null && layer.Trainable)
+            {
+                layer.BackwardGrouped(layerInput, layerOutput, dy, dx, batch, needInput, groupSizes, sink);
+                if (layer.ParameterCount > 0) sink.LayerCompleted(layer.ParameterOffset);
+            }
             else layer.Backward(layerInput, layerOutput, dy, dx, batch, needInput);
             timings?.AddBackward(i, Stopwatch.GetTimestamp() - start);
             dy = dx;

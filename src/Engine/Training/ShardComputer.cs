@@ -51,6 +51,19 @@ public sealed class ShardComputer
     public bool WholeShard { get; set; } = true;
 
     /// <summary>
+    /// Called on the computing thread, at most once per shard and only on the whole-shard path, as soon
+    /// as the fixed-point sum of the parameters from <c>offset</c> to the end (at least half of them)
+    /// is final while earlier layers are still being computed: a worker sends that part ahead. It
+    /// returns true when it took the part; the result then says so (<see cref="ShardResult.TailOffset"/>).
+    /// </summary>
+    public TailHandler? TailReady { get; set; }
+
+    /// <summary>Takes the final trailing part of a shard's gradient sum; see <see cref="TailReady"/>.</summary>
+    /// <param name="offset">First parameter of the part.</param>
+    /// <param name="tail">The fixed-point sums of parameters <paramref name="offset"/> to the end; valid during the call.</param>
+    public delegate bool TailHandler(int offset, ReadOnlySpan<long> tail);
+
+    /// <summary>
     /// Computes the micro-shards that <paramref name="sampleIndices"/> (dataset indices, batch order)
     /// splits into. The result's gradient array is this computer's own buffer, reused by the next call.
     /// </summary>
@@ -64,25 +77,24 @@ public sealed class ShardComputer
         var correct = new int[count];
         var stats = new float[count * _model.State.Length];
         _context.Epoch = epoch;
-        if (WholeShard && count > 1 && _model.SupportsGroupedGradients)
+        if (WholeShard && _model.SupportsGroupedGradients)
         {
             Grow(sampleIndices.Length);
             int n = sampleIndices.Length;
             _data.Gather(sampleIndices, _images, _labels);
             sampleIndices.CopyTo(_context.SampleIndices);
+            _sink.Begin(TailReady);
             _model.ComputeGroupedGradients(_images, _labels, n, _context, sizes, losses, correct, _sink);
+            return new ShardResult(_sum, sizes, losses, correct, stats) { TailOffset = _sink.TailOffset };
         }
-        else
+        for (int k = 0; k < count; k++)
         {
-            for (int k = 0; k < count; k++)
-            {
-                var indices = sampleIndices.Slice(k * _microShard, sizes[k]);
-                _data.Gather(indices, _images, _labels);
-                indices.CopyTo(_context.SampleIndices);
-                (losses[k], correct[k]) = _model.ComputeGradients(_images, _labels, sizes[k], _context, 1f);
-                FixedPointGradient.Accumulate(_model.Gradients, _sum);
-                _model.CopyBatchStatistics(stats.AsSpan(k * _model.State.Length, _model.State.Length));
-            }
+            var indices = sampleIndices.Slice(k * _microShard, sizes[k]);
+            _data.Gather(indices, _images, _labels);
+            indices.CopyTo(_context.SampleIndices);
+            (losses[k], correct[k]) = _model.ComputeGradients(_images, _labels, sizes[k], _context, 1f);
+            FixedPointGradient.Accumulate(_model.Gradients, _sum);
+            _model.CopyBatchStatistics(stats.AsSpan(k * _model.State.Length, _model.State.Length));
         }
         return new ShardResult(_sum, sizes, losses, correct, stats);
     }
@@ -101,7 +113,24 @@ public sealed class ShardComputer
     // Parameters of frozen layers get no gradient and keep their zero, as they do one by one.
     private sealed class FixedPointSink(float[] gradients, long[] sum) : IGradientSink
     {
+        private TailHandler? _tailReady;
+
+        public int TailOffset { get; private set; } = -1;
+
+        public void Begin(TailHandler? tailReady)
+        {
+            _tailReady = tailReady;
+            TailOffset = -1;
+        }
+
         public void Accept(int offset, int count) =>
             FixedPointGradient.Accumulate(gradients.AsSpan(offset, count), sum.AsSpan(offset, count));
+
+        public void LayerCompleted(int offset)
+        {
+            if (_tailReady is null || TailOffset >= 0 || offset <= 0 || 2L * (sum.Length - offset) < sum.Length) return;
+            if (_tailReady(offset, sum.AsSpan(offset))) TailOffset = offset;
+            _tailReady = null;
+        }
     }
 }

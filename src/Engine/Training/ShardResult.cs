@@ -6,4 +6,11 @@ namespace Distributed.Engine.Training;
 /// loss sum, top-1 hits and batch-norm statistics (<c>sizes × state length</c>, state layout).
 /// Non-finite or out-of-range gradient values travel as <see cref="FixedPointGradient.Invalid"/>, which the parameter server rejects.
 /// </summary>
-public sealed record ShardResult(long[] GradientFixedPoint, int[] MicroShardSizes, double[] LossSums, int[] Correct, float[] BatchStatistics);
+public sealed record ShardResult(long[] GradientFixedPoint, int[] MicroShardSizes, double[] LossSums, int[] Correct, float[] BatchStatistics)
+{
+    /// <summary>
+    /// Where the part taken by <see cref="ShardComputer.TailReady"/> starts (parameters from here to the
+    /// end went ahead), or -1 when none did.
+    /// </summary>
+    public int TailOffset { get; init; } = -1;
+}

@@ -73,6 +73,15 @@ public sealed record GradientShard(
     float[] BatchStatistics,
     double ComputeMilliseconds) : ITensorMessage;
 
+/// <summary>
+/// The trailing part of a shard's fixed-point gradient sum, parameters <see cref="Offset"/> to the end,
+/// sent over the tensor link as soon as the backward pass has finished those layers (the dense head,
+/// most of the bytes) while it still computes the layers before them. The <see cref="GradientShard"/>
+/// of the same iteration, shard and worker then carries only the parameters before
+/// <see cref="Offset"/>; the parameter server joins the two, or rejects such a shard whose tail is missing.
+/// </summary>
+public sealed record GradientTail(string RunId, long Iteration, long Version, int ShardId, string WorkerId, int Offset, long[] GradientFixedPoint) : ITensorMessage;
+
 /// <summary>The parameter server rejected a shard (stale, foreign, wrong length, not finite); the coordinator re-assigns its samples.</summary>
 public sealed record ShardRejected(string RunId, long Iteration, int ShardId, string WorkerId, string Reason) : IControlMessage;
 

@@ -38,10 +38,13 @@ namespace Distributed.Messages.Serialization;
 /// therefore bounded by the input size. Any malformed input throws <see cref="SerializationException"/>.
 /// </para>
 /// </remarks>
-public static class TensorCodec
+public static partial class TensorCodec
 {
     /// <summary>Manifest of <see cref="GradientShard"/>.</summary>
     public const string GradientShardManifest = "GS";
+
+    /// <summary>Manifest of <see cref="GradientTail"/>.</summary>
+    public const string GradientTailManifest = "GT";
 
     /// <summary>Manifest of <see cref="WeightsUpdated"/>.</summary>
     public const string WeightsUpdatedManifest = "WU";
@@ -71,6 +74,7 @@ public static class TensorCodec
     public const int MaxManifestChars = 8;
 
     private const int GradientShardFields = 15;
+    private const int GradientTailFields = 10;
     private const int WeightsFields = 6;
     private const int ChunkFields = 7;
 
@@ -80,7 +84,7 @@ public static class TensorCodec
     /// <summary>True for the manifests this codec decodes.</summary>
     /// <param name="manifest">A manifest received with a message.</param>
     public static bool IsKnownManifest(string? manifest) => manifest is
-        GradientShardManifest or WeightsUpdatedManifest or WeightsSnapshotManifest or TensorChunkManifest;
+        GradientShardManifest or GradientTailManifest or WeightsUpdatedManifest or WeightsSnapshotManifest or TensorChunkManifest;
 
     /// <summary>The short string manifest of a tensor message.</summary>
     /// <param name="message">A <see cref="GradientShard"/>, <see cref="WeightsUpdated"/>, <see cref="WeightsSnapshot"/> or <see cref="TensorChunk"/>.</param>
@@ -88,12 +92,13 @@ public static class TensorCodec
     public static string ManifestOf(object message) => message switch
     {
         GradientShard => GradientShardManifest,
+        GradientTail => GradientTailManifest,
         WeightsUpdated => WeightsUpdatedManifest,
         WeightsSnapshot => WeightsSnapshotManifest,
         TensorChunk => TensorChunkManifest,
         null => throw new SerializationException("Cannot serialize null as a tensor message."),
         _ => throw new SerializationException(
-            $"Type {message.GetType().FullName} is not a tensor message this codec knows (GradientShard, WeightsUpdated, WeightsSnapshot, TensorChunk)."),
+            $"Type {message.GetType().FullName} is not a tensor message this codec knows (GradientShard, GradientTail, WeightsUpdated, WeightsSnapshot, TensorChunk)."),
     };
 
     /// <summary>Encodes a tensor message; returns its manifest and its bytes.</summary>
@@ -121,6 +126,7 @@ public static class TensorCodec
     private static ExactBufferWriter Encode(object message, bool pooled) => message switch
     {
         GradientShard m => EncodeGradientShard(m, pooled),
+        GradientTail m => EncodeGradientTail(m.RunId, m.Iteration, m.Version, m.ShardId, m.WorkerId, m.Offset, m.GradientFixedPoint, pooled),
         WeightsUpdated m => EncodeWeights(m.RunId, m.Version, m.Iteration, m.Weights, m.State, nameof(WeightsUpdated), pooled),
         WeightsSnapshot m => EncodeWeights(m.RunId, m.Version, m.Iteration, m.Weights, m.State, nameof(WeightsSnapshot), pooled),
         TensorChunk m => EncodeChunk(m, pooled),
@@ -141,7 +147,7 @@ public static class TensorCodec
     public static ITensorMessage Decode(string manifest, in ReadOnlySequence<byte> bytes)
     {
         if (!IsKnownManifest(manifest))
-            throw new SerializationException($"Unknown tensor message manifest '{Truncate(manifest)}' (expected GS, WU, WS or TC).");
+            throw new SerializationException($"Unknown tensor message manifest '{Truncate(manifest)}' (expected GS, GT, WU, WS or TC).");
         if (bytes.Length > MaxMessageBytes)
             throw new SerializationException($"Tensor message '{manifest}' of {bytes.Length} bytes exceeds the limit of {MaxMessageBytes} bytes.");
         try
@@ -150,6 +156,7 @@ public static class TensorCodec
             ITensorMessage result = manifest switch
             {
                 GradientShardManifest => DecodeGradientShard(ref reader),
+                GradientTailManifest => DecodeGradientTail(ref reader),
                 WeightsUpdatedManifest => DecodeWeights(ref reader, snapshot: false),
                 WeightsSnapshotManifest => DecodeWeights(ref reader, snapshot: true),
                 _ => DecodeChunk(ref reader),
@@ -171,53 +178,6 @@ public static class TensorCodec
     }
 
     // ---------------------------------------------------------------- encoding
-
-    private static ExactBufferWriter EncodeGradientShard(GradientShard m, bool pooled)
-    {
-        const string type = nameof(GradientShard);
-        CheckString(m.RunId, type, nameof(m.RunId), MaxStringChars);
-        CheckString(m.WorkerId, type, nameof(m.WorkerId), MaxStringChars);
-        CheckArray(m.MicroShardSizes, type, nameof(m.MicroShardSizes));
-        CheckArray(m.MicroShardLossSums, type, nameof(m.MicroShardLossSums));
-        CheckArray(m.MicroShardCorrect, type, nameof(m.MicroShardCorrect));
-        CheckArray(m.GradientFixedPoint, type, nameof(m.GradientFixedPoint));
-        CheckArray(m.BatchStatistics, type, nameof(m.BatchStatistics));
-        var (exceptionIndices, exceptionValues) = CompactFixedPoint.Exceptions(m.GradientFixedPoint);
-        long lowBytes = (long)m.GradientFixedPoint.Length * sizeof(int);
-        if (lowBytes > MaxArrayBytes) throw new ArgumentException($"{type}.GradientFixedPoint has {m.GradientFixedPoint.Length} elements; at most {MaxArrayBytes / sizeof(int)} are allowed.");
-
-        long size = 1 + 1
-            + StringSize(m.RunId) + IntSize(m.Iteration) + IntSize(m.Version) + IntSize(m.ShardId)
-            + StringSize(m.WorkerId) + IntSize(m.FirstMicroShard)
-            + BinSize(m.MicroShardSizes) + BinSize(m.MicroShardLossSums) + BinSize(m.MicroShardCorrect)
-            + BinHeaderSize(lowBytes) + lowBytes + BinSize(exceptionIndices) + BinSize(exceptionValues) + BinSize(m.BatchStatistics)
-            + 9;
-        var output = new ExactBufferWriter(CheckedSize(size, type), pooled);
-        var writer = new MessagePackWriter(output);
-        writer.WriteArrayHeader(GradientShardFields);
-        writer.Write(FormatVersion);
-        writer.Write(m.RunId);
-        writer.Write(m.Iteration);
-        writer.Write(m.Version);
-        writer.Write(m.ShardId);
-        writer.Write(m.WorkerId);
-        writer.Write(m.FirstMicroShard);
-        WriteBlock<int>(ref writer, m.MicroShardSizes);
-        WriteBlock<double>(ref writer, m.MicroShardLossSums);
-        WriteBlock<int>(ref writer, m.MicroShardCorrect);
-        // The 32-bit parts go straight into the output: no intermediate array of the model's size.
-        writer.WriteBinHeader((int)lowBytes);
-        var low = MemoryMarshal.Cast<byte, int>(writer.GetSpan((int)lowBytes)[..(int)lowBytes]);
-        CompactFixedPoint.WriteLow(m.GradientFixedPoint, low);
-        if (!BitConverter.IsLittleEndian) ReverseEndianness(low);
-        writer.Advance((int)lowBytes);
-        WriteBlock<int>(ref writer, exceptionIndices);
-        WriteBlock<long>(ref writer, exceptionValues);
-        WriteBlock<float>(ref writer, m.BatchStatistics);
-        writer.Write(m.ComputeMilliseconds);
-        writer.Flush();
-        return output;
-    }
 
     private static ExactBufferWriter EncodeWeights(string runId, long version, long iteration, float[] weights, float[] state, string type, bool pooled)
     {
@@ -319,29 +279,6 @@ public static class TensorCodec
     private static int BinHeaderSize(long bytes) => bytes <= byte.MaxValue ? 2 : bytes <= ushort.MaxValue ? 3 : 5;
 
     // ---------------------------------------------------------------- decoding
-
-    private static GradientShard DecodeGradientShard(ref MessagePackReader reader)
-    {
-        const string m = GradientShardManifest;
-        ReadHeader(ref reader, m, GradientShardFields);
-        string runId = ReadString(ref reader, m, "RunId", MaxStringChars);
-        long iteration = reader.ReadInt64();
-        long version = reader.ReadInt64();
-        int shardId = reader.ReadInt32();
-        string workerId = ReadString(ref reader, m, "WorkerId", MaxStringChars);
-        int firstMicroShard = reader.ReadInt32();
-        int[] sizes = ReadBlock<int>(ref reader, m, "MicroShardSizes");
-        double[] lossSums = ReadBlock<double>(ref reader, m, "MicroShardLossSums");
-        int[] correct = ReadBlock<int>(ref reader, m, "MicroShardCorrect");
-        ReadOnlySequence<byte> low = ReadRawBlock(ref reader, m, "GradientLow", sizeof(int));
-        int[] exceptionIndices = ReadBlock<int>(ref reader, m, "GradientExceptionIndices");
-        long[] exceptionValues = ReadBlock<long>(ref reader, m, "GradientExceptionValues");
-        long[] gradient = JoinGradient(low, exceptionIndices, exceptionValues);
-        float[] statistics = ReadBlock<float>(ref reader, m, "BatchStatistics");
-        double computeMilliseconds = reader.ReadDouble();
-        return new GradientShard(runId, iteration, version, shardId, workerId, firstMicroShard,
-            sizes, lossSums, correct, gradient, statistics, computeMilliseconds);
-    }
 
     private static ITensorMessage DecodeWeights(ref MessagePackReader reader, bool snapshot)
     {
@@ -466,23 +403,6 @@ public static class TensorCodec
             throw Malformed(manifest, $"{field}: {length / elementSize} elements declared, at most {MaxArrayElements} are allowed");
         CheckRemaining(ref reader, length, manifest, field);
         return reader.ReadRaw(length);
-    }
-
-    // The int64 gradient from its 32-bit parts, read in place when they are contiguous (the tensor
-    // link's frames), into an array from the pool that the parameter server hands back after adding it.
-    private static long[] JoinGradient(in ReadOnlySequence<byte> low, int[] exceptionIndices, long[] exceptionValues)
-    {
-        int count = (int)(low.Length / sizeof(int));
-        if (low.IsSingleSegment && BitConverter.IsLittleEndian)
-            return CompactFixedPoint.Join(MemoryMarshal.Cast<byte, int>(low.FirstSpan), exceptionIndices, exceptionValues, TensorBufferPool.Rent<long>(count));
-        int[] copy = TensorBufferPool.Rent<int>(count);
-        try
-        {
-            low.CopyTo(MemoryMarshal.AsBytes(copy.AsSpan()));
-            if (!BitConverter.IsLittleEndian) ReverseEndianness<int>(copy);
-            return CompactFixedPoint.Join(copy, exceptionIndices, exceptionValues, TensorBufferPool.Rent<long>(count));
-        }
-        finally { TensorBufferPool.Return(copy); }
     }
 
     /// <summary>Consumes a one-byte code followed by a big-endian unsigned length of <paramref name="width"/> bytes.</summary>

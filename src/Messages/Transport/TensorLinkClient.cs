@@ -68,6 +68,12 @@ public sealed class TensorLinkClient : IDisposable
         finally { frame.Release(); }
     }
 
+    /// <summary>Queues an already encoded message (e.g. <see cref="TensorCodec.EncodeGradientTailPooled"/>); thread-safe.</summary>
+    /// <param name="kind">Its frame kind.</param>
+    /// <param name="frame">The encoding; the caller keeps its own hold and releases it as usual.</param>
+    /// <returns>False if the link is closed or congested.</returns>
+    public bool TrySend(byte kind, EncodedFrame frame) => _connection.TrySend(kind, frame);
+
     /// <summary>Closes the link.</summary>
     public void Dispose() => _connection.Dispose();
 }

@@ -22,6 +22,9 @@ public static class TensorLinkFrame
     /// <summary>Kind byte of a <see cref="GradientShard"/>.</summary>
     public const byte GradientShardKind = (byte)'G';
 
+    /// <summary>Kind byte of a <see cref="GradientTail"/>.</summary>
+    public const byte GradientTailKind = (byte)'T';
+
     /// <summary>Kind byte of a <see cref="WeightsUpdated"/>.</summary>
     public const byte WeightsUpdatedKind = (byte)'W';
 
@@ -52,6 +55,7 @@ public static class TensorLinkFrame
     public static byte KindOf(ITensorMessage message) => message switch
     {
         GradientShard => GradientShardKind,
+        GradientTail => GradientTailKind,
         WeightsUpdated => WeightsUpdatedKind,
         _ => throw new ArgumentException($"The tensor link does not carry {message.GetType().Name}.", nameof(message)),
     };
@@ -61,6 +65,7 @@ public static class TensorLinkFrame
     public static string ManifestOf(byte kind) => kind switch
     {
         GradientShardKind => TensorCodec.GradientShardManifest,
+        GradientTailKind => TensorCodec.GradientTailManifest,
         WeightsUpdatedKind => TensorCodec.WeightsUpdatedManifest,
         _ => throw new SerializationException($"Unknown tensor link frame kind 0x{kind:x2}."),
     };

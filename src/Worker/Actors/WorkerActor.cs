@@ -206,6 +206,16 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
         var computer = _computer!;
         double throttle = _settings.Throttle;
         _profile.ComputeStarted();
+        // The dense head's gradient goes ahead over the tensor link while the convolutions' backward runs
+        // (sent from the computing thread; the link is thread-safe and keeps the order of its frames).
+        var link = _link;
+        string runId = RunId, workerId = _settings.WorkerId;
+        computer.TailReady = link is null ? null : (offset, tail) =>
+        {
+            var frame = TensorCodec.EncodeGradientTailPooled(runId, request.Iteration, request.Version, request.ShardId, workerId, offset, tail);
+            try { return link.TrySend(TensorLinkFrame.GradientTailKind, frame); }
+            finally { frame.Release(); }
+        };
         Task.Run(() =>
         {
             var clock = Stopwatch.StartNew();
@@ -227,10 +237,21 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
         {
             long sendStart = System.Diagnostics.Stopwatch.GetTimestamp();
             var r = done.Result;
-            var shard = new GradientShard(RunId, done.Request.Iteration, done.Request.Version, done.Request.ShardId, _settings.WorkerId,
-                done.Request.FirstMicroShard, r.MicroShardSizes, r.LossSums, r.Correct, r.GradientFixedPoint, r.BatchStatistics, done.Milliseconds);
-            if (_link?.TrySend(shard) != true)
-                foreach (var chunk in TensorChunker.Split(shard, ++_transferId)) _parameterServer.Tell(chunk, Self);
+            GradientShard Shard(long[] gradient) => new(RunId, done.Request.Iteration, done.Request.Version, done.Request.ShardId, _settings.WorkerId,
+                done.Request.FirstMicroShard, r.MicroShardSizes, r.LossSums, r.Correct, gradient, r.BatchStatistics, done.Milliseconds);
+            bool sent = false;
+            if (r.TailOffset >= 0 && _link is not null)
+            {
+                // The tail went ahead: the shard carries the parameters before it.
+                var head = TensorBufferPool.Rent<long>(r.TailOffset);
+                r.GradientFixedPoint.AsSpan(0, r.TailOffset).CopyTo(head);
+                sent = _link.TrySend(Shard(head));
+                TensorBufferPool.Return(head);
+            }
+            else if (r.TailOffset < 0) sent = _link?.TrySend(Shard(r.GradientFixedPoint)) == true;
+            // Over Akka.Remote the whole gradient goes, so a tail that went ahead is not needed.
+            if (!sent)
+                foreach (var chunk in TensorChunker.Split(Shard(r.GradientFixedPoint), ++_transferId)) _parameterServer.Tell(chunk, Self);
             if (_profile.ShardSent(done.Milliseconds, sendStart) is { } summary) _log.Info("Worker {Worker}: {Summary}", _settings.WorkerId, summary);
             Become(Ready);
             Stash.UnstashAll();

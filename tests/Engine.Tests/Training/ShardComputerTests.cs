@@ -86,6 +86,24 @@ public class ShardComputerTests
     }
 
     [Fact]
+    public void The_tail_handed_ahead_is_the_final_sum_of_the_dense_head()
+    {
+        var model = BuiltInModels.Get("keras-mnist-cnn").Build();
+        model.InitializeWeights(5);
+        var computer = new ShardComputer(model, TestData.Train, 16, 77);
+        int offset = -1;
+        long[] early = [];
+        computer.TailReady = (o, tail) => { offset = o; early = tail.ToArray(); return true; };
+        var result = computer.Compute(0, Indices(40, 2));
+        Assert.Equal(model["dense"].ParameterOffset, offset);
+        Assert.Equal(offset, result.TailOffset);
+        Assert.True(early.AsSpan().SequenceEqual(result.GradientFixedPoint.AsSpan(offset)));
+
+        computer.TailReady = (_, _) => false; // refused: the shard says none went ahead
+        Assert.Equal(-1, computer.Compute(0, Indices(40, 2)).TailOffset);
+    }
+
+    [Fact]
     public void Batch_normalisation_models_run_micro_shards_one_by_one()
     {
         Assert.False(BuiltInModels.Get("mobilenet-mini").Build().SupportsGroupedGradients);
@@ -110,5 +128,7 @@ public class ShardComputerTests
     private sealed class NullSink : IGradientSink
     {
         public void Accept(int offset, int count) { }
+
+        public void LayerCompleted(int offset) { }
     }
 }
