@@ -158,7 +158,7 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
             Stash.Stash();
             return;
         }
-        var tail = shard.GradientFixedPoint.Length < _model!.Weights.Length ? _tails.Take(shard.Iteration, shard.ShardId, shard.WorkerId) : null;
+        var tail = (shard.GradientFixedPoint?.Length ?? 0) < _model!.Weights.Length ? _tails.Take(shard.Iteration, shard.ShardId, shard.WorkerId) : null;
         var (verdict, reason) = _aggregator.Offer(shard, tail);
         // Added into the exact sum (or refused): the decoded gradient's arrays can be reused.
         TensorBufferPool.Return(shard.GradientFixedPoint);
@@ -181,6 +181,7 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
     {
         string? problem = tail.RunId != RunId ? "another run"
             : tail.Iteration < _aggregator!.Iteration || tail.Iteration > _aggregator.Iteration + 1 ? $"iteration {tail.Iteration} is not {_aggregator.Iteration} or the next"
+            : tail.WorkerId is null || tail.GradientFixedPoint is null ? "no worker id or no gradient"
             : tail.Offset <= 0 || tail.Offset + (long)tail.GradientFixedPoint.Length != _model!.Weights.Length ? $"parameters {tail.Offset}.. of {tail.GradientFixedPoint.Length} do not end the model's {_model!.Weights.Length}"
             : null;
         if (problem is not null)
