@@ -44,6 +44,7 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
     private readonly System.Diagnostics.Stopwatch _stepClock = new();
     private readonly StepProfile _profile = new();
     private readonly GradientTails _tails = new();
+    private bool _tailSeen;
 
     /// <summary>Props for the singleton manager.</summary>
     public static Props Props() => Akka.Actor.Props.Create(() => new ParameterServerActor());
@@ -163,6 +164,12 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
         // Added into the exact sum (or refused): the decoded gradient's arrays can be reused.
         TensorBufferPool.Return(shard.GradientFixedPoint);
         TensorBufferPool.Return(tail?.GradientFixedPoint);
+        if (tail is not null && verdict == ShardVerdict.Accept && !_tailSeen)
+        {
+            _tailSeen = true;
+            _log.Info("Run {RunId}: Tensor link: gradient tails arrive ahead of their shards (first from {Worker}: parameters {Offset} to {End})",
+                RunId, shard.WorkerId, tail.Offset, _model.Weights.Length);
+        }
         switch (verdict)
         {
             case ShardVerdict.Drop:

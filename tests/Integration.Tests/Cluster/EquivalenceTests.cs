@@ -34,6 +34,8 @@ public sealed class EquivalenceTests(ITestOutputHelper output)
         Assert.Equal(Batch * Iterations, epoch.Metrics.Samples);
         int linked = cluster.LinkEvents.Count(e => e.Contains("connected from", StringComparison.Ordinal));
         Assert.Equal(tensorLink ? throttles.Length : 0, linked);
+        // Over the link the dense head's gradient goes ahead of each shard; over chunks it never does.
+        Assert.Equal(tensorLink, cluster.LinkEvents.Any(e => e.Contains("gradient tails arrive ahead", StringComparison.Ordinal)));
         return (await cluster.WeightsAsync()).Weights;
     }
 
