@@ -1,11 +1,12 @@
 using Distributed.Messages.Protocol;
+using Distributed.Messages.Serialization;
 
 namespace Distributed.Coordinator.ParameterServer;
 
 /// <summary>
 /// The gradient tails that went ahead of their shards (<see cref="GradientTail"/>), by iteration, shard
 /// and worker, until the shard arrives and takes its tail. Bounded: when full, the oldest iteration's
-/// tail goes first, and the caller hands its array back.
+/// tail goes first. A tail the store drops has its array handed back to the pool; one taken is the taker's.
 /// </summary>
 public sealed class GradientTails
 {
@@ -14,19 +15,13 @@ public sealed class GradientTails
     /// <summary>Tails held.</summary>
     public int Count => _tails.Count;
 
-    /// <summary>Keeps a tail (replacing one with the same key); returns the tail that no longer fits or was replaced, if any.</summary>
-    public GradientTail? Add(GradientTail tail, int capacity)
+    /// <summary>Keeps a tail, replacing one with the same key, or else the oldest iteration's when <paramref name="capacity"/> tails are held.</summary>
+    public void Add(GradientTail tail, int capacity)
     {
         var key = (tail.Iteration, tail.ShardId, tail.WorkerId);
-        GradientTail? displaced = _tails.Remove(key, out var replaced) ? replaced : null;
-        if (displaced is null && _tails.Count >= capacity)
-        {
-            var oldest = _tails.Keys.MinBy(k => k.Iteration);
-            displaced = _tails[oldest];
-            _tails.Remove(oldest);
-        }
+        if (!_tails.ContainsKey(key) && _tails.Count >= capacity) Drop(_tails.Keys.MinBy(k => k.Iteration));
+        else Drop(key);
         _tails[key] = tail;
-        return displaced;
     }
 
     /// <summary>Removes and returns the tail of this shard, if it came.</summary>
@@ -36,10 +31,11 @@ public sealed class GradientTails
     /// <summary>Forgets tails of iterations before <paramref name="iteration"/>; their shards can no longer be accepted.</summary>
     public void DropBefore(long iteration)
     {
-        foreach (var key in _tails.Keys.Where(k => k.Iteration < iteration).ToList())
-        {
-            Messages.Serialization.TensorBufferPool.Return(_tails[key].GradientFixedPoint);
-            _tails.Remove(key);
-        }
+        foreach (var key in _tails.Keys.Where(k => k.Iteration < iteration).ToList()) Drop(key);
+    }
+
+    private void Drop((long, int, string) key)
+    {
+        if (_tails.Remove(key, out var tail)) TensorBufferPool.Return(tail.GradientFixedPoint);
     }
 }

@@ -198,7 +198,7 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
             return;
         }
         // Kept until its shard arrives; bounded, so tails whose shards never come cannot pile up.
-        if (_tails.Add(tail, 4 * Math.Max(1, _workers.Count) + 4) is { } evicted) TensorBufferPool.Return(evicted.GradientFixedPoint);
+        _tails.Add(tail, 4 * Math.Max(1, _workers.Count) + 4);
     }
 
     private void ApplyStep()

@@ -30,6 +30,18 @@ internal sealed unsafe class ParallelElementwise : IParallelJob
         if (activation != Layers.Activation.None) Relu(y, y, y.Length, Simd.CapOf(activation), threads);
     }
 
+    /// <summary>
+    /// The gradient with respect to a fused activation's input, for the first <paramref name="n"/>
+    /// elements: <paramref name="dy"/> itself for <see cref="Layers.Activation.None"/>, else dy masked
+    /// where the activation output <paramref name="y"/> is flat, written into <paramref name="scratch"/>.
+    /// </summary>
+    public static ReadOnlySpan<float> FusedActivationGradient(Layers.Activation activation, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, float[] scratch, int n, int threads)
+    {
+        if (activation == Layers.Activation.None) return dy.Slice(0, n);
+        ReluGradient(y, dy, scratch, n, Simd.CapOf(activation), threads);
+        return scratch.AsSpan(0, n);
+    }
+
     /// <summary>dx = dy where 0 &lt; y &lt; cap, else 0, for the first <paramref name="n"/> elements (see <see cref="Simd.ActivationGradient"/>).</summary>
     public static void ReluGradient(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int n, float cap, int threads)
     {

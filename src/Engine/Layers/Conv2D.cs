@@ -189,15 +189,8 @@ public sealed class Conv2D : Layer
         }
     }
 
-    // The gradient with respect to the pre-activation output: dy itself without a fused activation.
-    private ReadOnlySpan<float> ActivationGradient(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, int batch)
-    {
-        int outSize = OutputShape.Size;
-        ReadOnlySpan<float> g = dy.Slice(0, batch * outSize);
-        if (Activation == Activation.None) return g;
-        ParallelElementwise.ReluGradient(y.Slice(0, batch * outSize), g, _dyScratch, g.Length, Simd.CapOf(Activation), Threads);
-        return _dyScratch.AsSpan(0, batch * outSize);
-    }
+    private ReadOnlySpan<float> ActivationGradient(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, int batch) =>
+        ParallelElementwise.FusedActivationGradient(Activation, y, dy, _dyScratch, batch * OutputShape.Size, Threads);
 
     // dK = Σ over chunks, in chunk order, of that chunk's colsᵀ · dy: the same sum for any thread count.
     private void SumKernelChunks(int batch)

@@ -78,14 +78,8 @@ public sealed class Dense : Layer
         if (computeInputGradient) InputGradient(g, dx, batch);
     }
 
-    // The gradient with respect to the pre-activation output: dy itself without a fused activation.
-    private ReadOnlySpan<float> ActivationGradient(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, int batch)
-    {
-        ReadOnlySpan<float> g = dy.Slice(0, batch * Units);
-        if (Activation == Activation.None) return g;
-        ParallelElementwise.ReluGradient(y.Slice(0, batch * Units), g, _dyScratch, g.Length, Simd.CapOf(Activation), Threads);
-        return _dyScratch.AsSpan(0, batch * Units);
-    }
+    private ReadOnlySpan<float> ActivationGradient(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, int batch) =>
+        ParallelElementwise.FusedActivationGradient(Activation, y, dy, _dyScratch, batch * Units, Threads);
 
     private void KernelAndBiasGradient(ReadOnlySpan<float> x, ReadOnlySpan<float> g, int batch)
     {

@@ -99,12 +99,7 @@ public sealed class DepthwiseConv2D : Layer
     internal override unsafe void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int batch, bool computeInputGradient)
     {
         int inSize = InputShape.Size, outSize = OutputShape.Size;
-        ReadOnlySpan<float> g = dy.Slice(0, batch * outSize);
-        if (Activation != Activation.None)
-        {
-            ParallelElementwise.ReluGradient(y.Slice(0, batch * outSize), g, _dyScratch, g.Length, Simd.CapOf(Activation), Threads);
-            g = _dyScratch.AsSpan(0, batch * outSize);
-        }
+        var g = ParallelElementwise.FusedActivationGradient(Activation, y, dy, _dyScratch, batch * outSize, Threads);
         Span<float> dw = Trainable ? Gradient(0) : default;
         if (Trainable)
         {

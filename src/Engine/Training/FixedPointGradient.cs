@@ -66,7 +66,7 @@ public static class FixedPointGradient
             var fast = Vector256.Create(FastLimit);
             var scale = Vector256.Create(Scale);
             var magic = Vector256.Create(Magic);
-            var magicBits = Vector256.Create(BitConverter.DoubleToInt64Bits(Magic));
+            var magicBits = Vector256.Create(MagicBits);
             var invalid = Vector256.Create(Invalid);
             ref float g0 = ref MemoryMarshal.GetReference(gradient);
             ref long a0 = ref MemoryMarshal.GetReference(accumulator);
@@ -91,6 +91,7 @@ public static class FixedPointGradient
     // Below this magnitude g · 2³² + Magic is exact to the integer (see the AVX2 path).
     private const float FastLimit = 524288f; // 2^19
     private const double Magic = 6755399441055744.0; // 1.5 · 2^52
+    private const long MagicBits = 0x4338000000000000; // its IEEE-754 bits
 
     private static bool AccumulateScalar(ReadOnlySpan<float> gradient, Span<long> accumulator)
     {
@@ -160,7 +161,7 @@ public static class FixedPointGradient
             // subtracting it again as a double is exact; the narrowing to float rounds as the cast does.
             var limit = Vector256.Create(1L << 51);
             var magic = Vector256.Create(Magic);
-            var magicBits = Vector256.Create(BitConverter.DoubleToInt64Bits(Magic));
+            var magicBits = Vector256.Create(MagicBits);
             var inverse = Vector256.Create(InverseScale);
             ref long s0 = ref MemoryMarshal.GetReference(sum);
             ref float d0 = ref MemoryMarshal.GetReference(destination);

@@ -12,27 +12,6 @@ namespace Distributed.Messages.Serialization;
 /// </summary>
 public static class CompactFixedPoint
 {
-    /// <summary>Splits <paramref name="values"/> into 32-bit values and the exceptions that do not fit.</summary>
-    public static (int[] Low, int[] ExceptionIndices, long[] ExceptionValues) Split(ReadOnlySpan<long> values)
-    {
-        var low = GC.AllocateUninitializedArray<int>(values.Length);
-        List<int>? indices = null;
-        List<long>? exceptions = null;
-        for (int i = 0; i < values.Length; i++)
-        {
-            long v = values[i];
-            if (v > int.MinValue && v <= int.MaxValue)
-            {
-                low[i] = (int)v;
-                continue;
-            }
-            low[i] = int.MinValue;
-            (indices ??= []).Add(i);
-            (exceptions ??= []).Add(v);
-        }
-        return (low, indices?.ToArray() ?? [], exceptions?.ToArray() ?? []);
-    }
-
     /// <summary>
     /// Rebuilds the int64 vector, checking that the exception list is consistent: as many indices as
     /// values, strictly increasing, in range, on slots that hold the marker, each with a value that

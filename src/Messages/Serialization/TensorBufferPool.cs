@@ -25,18 +25,20 @@ public static class TensorBufferPool
     /// <summary>An array of exactly <paramref name="length"/> elements, contents undefined.</summary>
     public static T[] Rent<T>(int length) where T : unmanaged
     {
-        if ((long)length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>() < MinPooledBytes)
-            return length == 0 ? [] : GC.AllocateUninitializedArray<T>(length);
-        return (T[])RentExact(typeof(T), length, () => GC.AllocateUninitializedArray<T>(length));
+        if (!IsPooled<T>(length)) return length == 0 ? [] : GC.AllocateUninitializedArray<T>(length);
+        lock (Gate)
+        {
+            var array = Free.TryGetValue((typeof(T), length), out var stack) && stack.TryPop(out var free)
+                ? (T[])free
+                : GC.AllocateUninitializedArray<T>(length);
+            Rented.AddOrUpdate(array, Mark);
+            return array;
+        }
     }
 
     /// <summary>A byte buffer of at least <paramref name="minLength"/> bytes, contents undefined.</summary>
-    public static byte[] RentBytes(int minLength)
-    {
-        if (minLength < MinPooledBytes) return GC.AllocateUninitializedArray<byte>(minLength);
-        int size = (int)Math.Min(Array.MaxLength, ((long)minLength + ByteGranule - 1) / ByteGranule * ByteGranule);
-        return (byte[])RentExact(typeof(byte), size, () => GC.AllocateUninitializedArray<byte>(size));
-    }
+    public static byte[] RentBytes(int minLength) =>
+        Rent<byte>(IsPooled<byte>(minLength) ? (int)Math.Min(Array.MaxLength, ((long)minLength + ByteGranule - 1) / ByteGranule * ByteGranule) : minLength);
 
     /// <summary>
     /// Hands an array back once nothing reads or writes it any more. Arrays not rented here, or
@@ -44,7 +46,7 @@ public static class TensorBufferPool
     /// </summary>
     public static void Return<T>(T[]? array) where T : unmanaged
     {
-        if (array is null || (long)array.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>() < MinPooledBytes) return;
+        if (array is null || !IsPooled<T>(array.Length)) return;
         lock (Gate)
         {
             if (!Rented.Remove(array)) return;
@@ -54,13 +56,6 @@ public static class TensorBufferPool
         }
     }
 
-    private static Array RentExact(Type type, int length, Func<Array> create)
-    {
-        lock (Gate)
-        {
-            if (!Free.TryGetValue((type, length), out var stack) || !stack.TryPop(out var array)) array = create();
-            Rented.AddOrUpdate(array, Mark);
-            return array;
-        }
-    }
+    private static bool IsPooled<T>(int length) where T : unmanaged =>
+        (long)length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>() >= MinPooledBytes;
 }

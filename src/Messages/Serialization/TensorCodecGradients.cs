@@ -172,5 +172,4 @@ public static partial class TensorCodec
         }
         finally { TensorBufferPool.Return(copy); }
     }
-
 }

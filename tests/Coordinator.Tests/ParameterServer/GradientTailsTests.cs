@@ -1,5 +1,6 @@
 using Distributed.Coordinator.ParameterServer;
 using Distributed.Messages.Protocol;
+using Distributed.Messages.Serialization;
 
 namespace Distributed.Coordinator.Tests.ParameterServer;
 
@@ -12,8 +13,9 @@ public class GradientTailsTests
     {
         var tails = new GradientTails();
         var mine = Tail(4, 1);
-        Assert.Null(tails.Add(mine, 8));
-        Assert.Null(tails.Add(Tail(4, 1, "other"), 8));
+        tails.Add(mine, 8);
+        tails.Add(Tail(4, 1, "other"), 8);
+        Assert.Equal(2, tails.Count);
         Assert.Null(tails.Take(4, 2, "w"));
         Assert.Same(mine, tails.Take(4, 1, "w"));
         Assert.Null(tails.Take(4, 1, "w"));
@@ -23,12 +25,30 @@ public class GradientTailsTests
     public void When_full_the_oldest_iteration_goes_first_and_old_iterations_are_forgotten()
     {
         var tails = new GradientTails();
-        var oldest = Tail(2, 0);
-        tails.Add(Tail(3, 0), 2);
-        tails.Add(oldest, 2);
-        Assert.Same(oldest, tails.Add(Tail(3, 1), 2));
+        var newer = Tail(3, 0);
+        tails.Add(newer, 2);
+        tails.Add(Tail(2, 0), 2);
+        var newest = Tail(3, 1);
+        tails.Add(newest, 2);
         Assert.Equal(2, tails.Count);
+        Assert.Null(tails.Take(2, 0, "w"));
+        Assert.Same(newer, tails.Take(3, 0, "w"));
+        tails.Add(newer, 2);
         tails.DropBefore(4);
         Assert.Equal(0, tails.Count);
+    }
+
+    [Fact]
+    public void A_dropped_or_replaced_tail_hands_its_array_back_to_the_pool()
+    {
+        const int length = 54_321; // a size no other test rents
+        var tails = new GradientTails();
+        var first = TensorBufferPool.Rent<long>(length);
+        tails.Add(new GradientTail("run", 1, 0, 0, "w", 10, first), 8);
+        tails.Add(new GradientTail("run", 1, 0, 0, "w", 10, new long[length]), 8); // replaces it
+        Assert.Same(first, TensorBufferPool.Rent<long>(length));
+        tails.Add(new GradientTail("run", 1, 0, 1, "w", 10, first), 8);
+        tails.DropBefore(2);
+        Assert.Same(first, TensorBufferPool.Rent<long>(length));
     }
 }
