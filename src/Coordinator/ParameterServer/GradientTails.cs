@@ -4,8 +4,8 @@ using Distributed.Messages.Serialization;
 namespace Distributed.Coordinator.ParameterServer;
 
 /// <summary>
-/// The gradient tails that went ahead of their shards (<see cref="GradientTail"/>), by iteration, shard
-/// and worker, until the shard arrives and takes its tail. Bounded: when full, the oldest iteration's
+/// The gradient tails of the next iteration that arrived before its <see cref="BeginStep"/>, by iteration,
+/// shard and worker, until the step begins and takes them. Bounded: when full, the oldest iteration's
 /// tail goes first. A tail the store drops has its array handed back to the pool; one taken is the taker's.
 /// </summary>
 public sealed class GradientTails
@@ -24,9 +24,15 @@ public sealed class GradientTails
         _tails[key] = tail;
     }
 
-    /// <summary>Removes and returns the tail of this shard, if it came.</summary>
-    public GradientTail? Take(long iteration, int shardId, string workerId) =>
-        _tails.Remove((iteration, shardId, workerId), out var tail) ? tail : null;
+    /// <summary>Removes and returns the tails of an iteration, in shard order.</summary>
+    public IReadOnlyList<GradientTail> TakeAll(long iteration)
+    {
+        var keys = _tails.Keys.Where(k => k.Iteration == iteration).OrderBy(k => k.ShardId).ThenBy(k => k.WorkerId, StringComparer.Ordinal).ToList();
+        var taken = new List<GradientTail>(keys.Count);
+        foreach (var key in keys)
+            if (_tails.Remove(key, out var tail)) taken.Add(tail);
+        return taken;
+    }
 
     /// <summary>Forgets tails of iterations before <paramref name="iteration"/>; their shards can no longer be accepted.</summary>
     public void DropBefore(long iteration)

@@ -19,11 +19,17 @@ namespace Distributed.Coordinator.ParameterServer;
 /// momentum), folds batch-norm statistics weighted by sample count, bumps the version and
 /// broadcasts the new weights to every worker in chunks. Writes checkpoints off the actor thread.
 /// </summary>
+/// <remarks>
+/// When the workers send their gradients' tails ahead (the dense head, most of the parameters), the
+/// update of those parameters does not wait for the rest: as soon as every micro-shard's tail is in,
+/// it applies SGD to them and sends them ahead over the tensor links, while the workers still compute
+/// the earlier layers; the step's broadcast then carries only the parameters before them. Weights are
+/// not handed out (snapshots, checkpoints, joining workers) while a step is half applied.
+/// </remarks>
 public sealed class ParameterServerActor : ReceiveActor, IWithStash
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly TensorAssembler _assembler = new();
-    private TensorLinkServer? _link;
     private RunPlan? _plan;
     private Sequential? _model;
     private string _specJson = "";
@@ -37,7 +43,6 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
     private List<IActorRef> _workers = [];
     private long _version;
     private long _lastIteration = -1;
-    private long _transferId;
     private float _learningRate;
     private int _rejected;
     private int _dropped;
@@ -45,6 +50,9 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
     private readonly StepProfile _profile = new();
     private readonly GradientTails _tails = new();
     private bool _tailSeen;
+    private bool _weightsTailSeen;
+    private WeightsBroadcast _broadcast = new("", ActorRefs.Nobody);
+    private (int Offset, IReadOnlyList<ParameterSegment> Head, IReadOnlyList<ParameterSegment> Tail) _split = (-1, [], []);
 
     /// <summary>Props for the singleton manager.</summary>
     public static Props Props() => Akka.Actor.Props.Create(() => new ParameterServerActor());
@@ -76,6 +84,7 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
         _segments = _model.TrainableSegments();
         _aggregator = new StepAggregator(_model.Weights.Length, _model.State.Length);
         _coordinator = Sender;
+        _broadcast = new WeightsBroadcast(RunId, Self);
         _workers = [.. start.Workers];
         _version = 0;
         _log.Info("Run {RunId}: parameter server initialised {Parameters} parameters, broadcasting version 0 to {Workers} workers",
@@ -94,21 +103,30 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
         Receive<TensorChunk>(OnChunk);
         Receive<GradientShard>(OnShard);
         Receive<GradientTail>(OnTail);
+        Receive<GetWeights>(_ => HalfApplied, _ => Stash.Stash());
+        Receive<SaveCheckpoint>(_ => HalfApplied, _ => Stash.Stash());
         Receive<GetWeights>(g => g.RunId == RunId, _ =>
             Sender.Tell(new WeightsSnapshot(RunId, _version, _lastIteration, (float[])_model!.Weights.Clone(), (float[])_model.State.Clone())));
         Receive<SaveCheckpoint>(OnSaveCheckpoint);
         ReceiveAny(m => Drop(m, "unexpected message"));
     }
 
+    // The weights' tail is already updated, the rest not yet.
+    private bool HalfApplied => _aggregator is { TailApplied: true, IsComplete: false };
+
     private void OnWorkersChanged(WorkersChanged changed)
     {
         if (changed.RunId != RunId) { Drop(changed, "another run"); return; }
         var added = changed.Workers.Where(w => !_workers.Contains(w)).ToList();
-        foreach (var gone in _workers.Where(w => !changed.Workers.Contains(w))) _link?.Forget(gone);
+        foreach (var gone in _workers.Where(w => !changed.Workers.Contains(w)))
+        {
+            _broadcast.Forget(gone);
+        }
         _workers = [.. changed.Workers];
         if (added.Count == 0) return;
-        OfferLink(added);
-        Broadcast(added);
+        _broadcast.OfferLink(added);
+        // Half applied, the weights are no version at all: the step's broadcast brings the new workers the whole next one.
+        if (!HalfApplied) Broadcast(added);
     }
 
     private void OnBeginStep(BeginStep step)
@@ -128,6 +146,7 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
         _tails.DropBefore(step.Iteration);
         _learningRate = step.LearningRate;
         _stepClock.Restart();
+        foreach (var tail in _tails.TakeAll(step.Iteration)) OfferTail(tail);
         Stash.UnstashAll();
     }
 
@@ -159,29 +178,12 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
             Stash.Stash();
             return;
         }
-        var tail = (shard.GradientFixedPoint?.Length ?? 0) < _model!.Weights.Length ? _tails.Take(shard.Iteration, shard.ShardId, shard.WorkerId) : null;
-        var (verdict, reason) = _aggregator.Offer(shard, tail);
+        var (verdict, reason) = _aggregator.Offer(shard);
         // Added into the exact sum (or refused): the decoded gradient's arrays can be reused.
         TensorBufferPool.Return(shard.GradientFixedPoint);
-        TensorBufferPool.Return(tail?.GradientFixedPoint);
-        if (tail is not null && verdict == ShardVerdict.Accept && !_tailSeen)
-        {
-            _tailSeen = true;
-            _log.Info("Run {RunId}: Tensor link: gradient tails arrive ahead of their shards (first from {Worker}: parameters {Offset} to {End})",
-                RunId, shard.WorkerId, tail.Offset, _model.Weights.Length);
-        }
-        switch (verdict)
-        {
-            case ShardVerdict.Drop:
-                Drop(shard, reason!);
-                return;
-            case ShardVerdict.Reject:
-                _rejected++;
-                _log.Warning("Run {RunId}: rejected shard {Shard} of iteration {Iteration} from {Worker}: {Reason}", RunId, shard.ShardId, shard.Iteration, shard.WorkerId, reason);
-                _coordinator.Tell(new ShardRejected(RunId, shard.Iteration, shard.ShardId, shard.WorkerId, reason!));
-                return;
-        }
+        if (!Accepted(verdict, reason, shard, "shard", shard.Iteration, shard.ShardId, shard.WorkerId)) return;
         if (_aggregator.IsComplete) ApplyStep();
+        else if (_aggregator is { TailComplete: true, TailApplied: false }) ApplyTail();
     }
 
     private void OnTail(GradientTail tail)
@@ -197,16 +199,78 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
             TensorBufferPool.Return(tail.GradientFixedPoint);
             return;
         }
-        // Kept until its shard arrives; bounded, so tails whose shards never come cannot pile up.
+        if (tail.Iteration == _aggregator!.Iteration)
+        {
+            OfferTail(tail);
+            return;
+        }
+        // The next iteration's, ahead of its BeginStep: kept until then; bounded, so tails cannot pile up.
         _tails.Add(tail, 4 * Math.Max(1, _workers.Count) + 4);
+    }
+
+    private void OfferTail(GradientTail tail)
+    {
+        var agg = _aggregator!;
+        var (verdict, reason) = agg.OfferTail(tail);
+        TensorBufferPool.Return(tail.GradientFixedPoint);
+        if (!Accepted(verdict, reason, tail, "the gradient tail of shard", tail.Iteration, tail.ShardId, tail.WorkerId)) return;
+        if (!_tailSeen)
+        {
+            _tailSeen = true;
+            _log.Info("Run {RunId}: Tensor link: gradient tails arrive ahead of their shards (first from {Worker}: parameters {Offset} to {End})",
+                RunId, tail.WorkerId, tail.Offset, _model!.Weights.Length);
+        }
+        if (agg.TailComplete && !agg.TailApplied && !agg.IsComplete) ApplyTail();
+    }
+
+    // Every micro-shard's tail is in: update those parameters now and send them ahead to the workers
+    // on the tensor link, which keep them until the rest of the version follows.
+    private void ApplyTail()
+    {
+        var agg = _aggregator!;
+        int offset = agg.TailOffset;
+        var (_, _, tailSegments) = SplitAt(offset);
+        FixedPointGradient.ToFloat(agg.Sum[offset..], _gradient.AsSpan(offset));
+        _sgd!.Step(_model!.Weights, _gradient, _velocity, tailSegments, _learningRate, 1f / agg.SampleCount);
+        agg.MarkTailApplied();
+        if (_broadcast.SendTail(_workers, _version + 1, agg.Iteration, _model.Weights.AsSpan(offset), offset) > 0 && !_weightsTailSeen)
+        {
+            _weightsTailSeen = true;
+            _log.Info("Run {RunId}: Tensor link: the updated weights' tail goes ahead of the step (parameters {Offset} to {End}, first in iteration {Iteration})",
+                RunId, offset, _model.Weights.Length, agg.Iteration);
+        }
+    }
+
+    // The trainable segments before and from a tail offset (layer boundaries, so no segment is cut in practice).
+    private (int Offset, IReadOnlyList<ParameterSegment> Head, IReadOnlyList<ParameterSegment> Tail) SplitAt(int offset)
+    {
+        if (_split.Offset == offset) return _split;
+        var head = new List<ParameterSegment>();
+        var tail = new List<ParameterSegment>();
+        foreach (var s in _segments)
+        {
+            int end = s.Offset + s.Length;
+            if (s.Offset < offset) head.Add(new ParameterSegment(s.Offset, Math.Min(end, offset) - s.Offset));
+            if (end > offset) tail.Add(new ParameterSegment(Math.Max(s.Offset, offset), end - Math.Max(s.Offset, offset)));
+        }
+        return _split = (offset, head, tail);
     }
 
     private void ApplyStep()
     {
         var agg = _aggregator!;
         double waited = _stepClock.Elapsed.TotalMilliseconds;
-        FixedPointGradient.ToFloat(agg.Sum, _gradient);
-        _sgd!.Step(_model!.Weights, _gradient, _velocity, _segments, _learningRate, 1f / agg.SampleCount);
+        if (agg.TailApplied)
+        {
+            int offset = agg.TailOffset;
+            FixedPointGradient.ToFloat(agg.Sum[..offset], _gradient.AsSpan(0, offset));
+            _sgd!.Step(_model!.Weights, _gradient, _velocity, SplitAt(offset).Head, _learningRate, 1f / agg.SampleCount);
+        }
+        else
+        {
+            FixedPointGradient.ToFloat(agg.Sum, _gradient);
+            _sgd!.Step(_model!.Weights, _gradient, _velocity, _segments, _learningRate, 1f / agg.SampleCount);
+        }
         if (_pooled.Length > 0)
         {
             _model.PoolBatchStatistics(agg.Statistics, agg.Sizes, _pooled);
@@ -220,6 +284,8 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
         _coordinator.Tell(new StepCompleted(RunId, agg.Iteration, _version, agg.LossSum, agg.Correct, agg.ReceivedSamples, [.. agg.Timings], _rejected, _dropped));
         if (_profile.Add(waited, applied - waited, broadcast - applied, agg.Timings.Count == 0 ? 0 : agg.Timings.Max(t => t.ComputeMilliseconds)) is { } summary)
             _log.Info("Run {RunId}: {Summary}", RunId, summary);
+        // Snapshots and checkpoints asked for while the step was half applied.
+        Stash.UnstashAll();
     }
 
     private void StartLink()
@@ -229,45 +295,23 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
         long maxBody = TensorLinkFrame.MaxGradientBodyBytes(_model!.Weights.Length, _model.State.Length);
         try
         {
-            _link = TensorLinkServer.Start(settings.BindHost, settings.Port, settings.PublicHost, RunId, Self, _log, maxBody);
-            _log.Info("Run {RunId}: tensor link listening on {Host}:{Port}", RunId, settings.BindHost, _link.Port);
+            var link = TensorLinkServer.Start(settings.BindHost, settings.Port, settings.PublicHost, RunId, Self, _log, maxBody);
+            _broadcast.Link = link;
+            _log.Info("Run {RunId}: tensor link listening on {Host}:{Port}", RunId, settings.BindHost, link.Port);
         }
         catch (System.Net.Sockets.SocketException e)
         {
             _log.Warning("Run {RunId}: cannot listen for tensor links on {Host}:{Port} ({Reason}); tensors go over Akka.Remote", RunId, settings.BindHost, settings.Port, e.Message);
             return;
         }
-        OfferLink(_workers);
+        _broadcast.OfferLink(_workers);
     }
 
-    private void OfferLink(IEnumerable<IActorRef> workers)
-    {
-        if (_link is null) return;
-        foreach (var worker in workers) worker.Tell(_link.Offer(worker), Self);
-    }
-
-    private void Broadcast(IReadOnlyList<IActorRef> targets)
-    {
-        if (targets.Count == 0) return;
-        var update = new WeightsUpdated(RunId, _version, _lastIteration, _model!.Weights, _model.State);
-        // Encoded now, once for every worker (the weights change again at the next step), into a pooled
-        // buffer that goes back to the pool when the last link has written it.
-        var frame = TensorCodec.EncodePooled(update);
-        try
-        {
-            IReadOnlyList<TensorChunk>? chunks = null;
-            foreach (var worker in targets)
-            {
-                if (_link is not null && _link.TrySend(worker, TensorLinkFrame.WeightsUpdatedKind, frame)) continue;
-                chunks ??= TensorChunker.Split(update, ++_transferId, frame.Memory.ToArray());
-                foreach (var chunk in chunks) worker.Tell(chunk, Self);
-            }
-        }
-        finally { frame.Release(); }
-    }
+    private void Broadcast(IReadOnlyList<IActorRef> targets) =>
+        _broadcast.Send(targets, _version, _lastIteration, _model!.Weights, _model.State, _aggregator!.TailOffset);
 
     /// <inheritdoc/>
-    protected override void PostStop() => _link?.Dispose();
+    protected override void PostStop() => _broadcast.Dispose();
 
     private void OnSaveCheckpoint(SaveCheckpoint save)
     {
@@ -287,6 +331,21 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
                 return new CheckpointSaved(save.RunId, save.Path, e.Message);
             }
         }).PipeTo(replyTo);
+    }
+
+    // Counts and reports a refused shard or tail; a rejected one's samples are computed again.
+    private bool Accepted(ShardVerdict verdict, string? reason, object message, string what, long iteration, int shardId, string workerId)
+    {
+        if (verdict == ShardVerdict.Accept) return true;
+        if (verdict == ShardVerdict.Drop)
+        {
+            Drop(message, reason!);
+            return false;
+        }
+        _rejected++;
+        _log.Warning("Run {RunId}: rejected {What} {Shard} of iteration {Iteration} from {Worker}: {Reason}", RunId, what, shardId, iteration, workerId, reason);
+        _coordinator.Tell(new ShardRejected(RunId, iteration, shardId, workerId, reason!));
+        return false;
     }
 
     private void Drop(object message, string reason)

@@ -9,12 +9,21 @@ namespace Distributed.Coordinator.ParameterServer;
 /// the fixed-point sums are added exactly, and per-micro-shard figures are kept by index so
 /// that every reduction runs in micro-shard order, never in arrival order.
 /// </summary>
+/// <remarks>
+/// A shard's gradient may come in two parts: its tail (<see cref="GradientTail"/>, parameters from
+/// <see cref="TailOffset"/> to the end, sent ahead) and then the shard with the parameters before it.
+/// Tails and heads are counted per micro-shard separately, so once every micro-shard's tail is in
+/// (<see cref="TailComplete"/>) those parameters' sum is final and can be applied before the heads
+/// arrive. A shard with the whole gradient counts for both parts (for the head only where a tail
+/// already came). A head whose micro-shards' tails did not all arrive is rejected.
+/// </remarks>
 public sealed class StepAggregator
 {
     private readonly int _parameters;
     private readonly int _stateLength;
-    private long[] _sum;
+    private readonly long[] _sum;
     private bool[] _received = [];
+    private bool[] _tailReceived = [];
     private int[] _sizes = [];
     private double[] _losses = [];
     private int[] _correct = [];
@@ -40,6 +49,15 @@ public sealed class StepAggregator
 
     /// <summary>True once every micro-shard has arrived.</summary>
     public bool IsComplete { get; private set; }
+
+    /// <summary>Where the iteration's gradient tails start (every tail of an iteration starts there), or −1 before the first tail.</summary>
+    public int TailOffset { get; private set; } = -1;
+
+    /// <summary>True once every micro-shard's tail (or whole gradient) arrived: the sum from <see cref="TailOffset"/> on is final.</summary>
+    public bool TailComplete { get; private set; }
+
+    /// <summary>Set by <see cref="MarkTailApplied"/>: the caller applied the final tail sum before the heads completed.</summary>
+    public bool TailApplied { get; private set; }
 
     /// <summary>The exact gradient sum over the batch (fixed point).</summary>
     public ReadOnlySpan<long> Sum => _sum;
@@ -69,8 +87,12 @@ public sealed class StepAggregator
         Version = version;
         SampleCount = sampleCount;
         IsComplete = false;
+        TailOffset = -1;
+        TailComplete = false;
+        TailApplied = false;
         Array.Clear(_sum);
         _received = new bool[microShards];
+        _tailReceived = new bool[microShards];
         _sizes = new int[microShards];
         _losses = new double[microShards];
         _correct = new int[microShards];
@@ -78,50 +100,88 @@ public sealed class StepAggregator
         _timings.Clear();
     }
 
+    /// <summary>Records that the caller applied the tail sum (requires <see cref="TailComplete"/>).</summary>
+    public void MarkTailApplied()
+    {
+        if (!TailComplete) throw new InvalidOperationException("the tail sum is not final yet");
+        TailApplied = true;
+    }
+
     /// <summary>
-    /// Validates and adds a shard. Returns null when accepted, otherwise why not; a
+    /// Validates and adds a gradient tail. Returns the verdict and, unless accepted, why; a
+    /// <see cref="ShardVerdict.Reject"/> has bad content and its shard's samples must be computed again.
+    /// </summary>
+    public (ShardVerdict Verdict, string? Reason) OfferTail(GradientTail tail)
+    {
+        ArgumentNullException.ThrowIfNull(tail);
+        if (tail.Iteration != Iteration) return (ShardVerdict.Drop, $"iteration {tail.Iteration}, expected {Iteration}");
+        if (tail.Version != Version) return (ShardVerdict.Drop, $"weights version {tail.Version}, expected {Version}");
+        if (tail.MicroShardCount <= 0 || tail.FirstMicroShard < 0 || tail.FirstMicroShard + (long)tail.MicroShardCount > _received.Length)
+            return (ShardVerdict.Reject, $"micro-shards {tail.FirstMicroShard}..{tail.FirstMicroShard + (long)tail.MicroShardCount - 1} outside 0..{_received.Length - 1}");
+        int length = tail.GradientFixedPoint?.Length ?? 0;
+        if (tail.Offset <= 0 || tail.Offset + (long)length != _parameters)
+            return (ShardVerdict.Reject, $"tail of parameters {tail.Offset}.. with {length} values does not end the model's {_parameters}");
+        if (TailOffset >= 0 && tail.Offset != TailOffset)
+            return (ShardVerdict.Reject, $"the gradient tail starts at {tail.Offset}, this iteration's tails at {TailOffset}");
+        var (any, all) = Coverage(_tailReceived, tail.FirstMicroShard, tail.MicroShardCount);
+        if (all) return (ShardVerdict.Drop, "duplicate: every micro-shard's tail already arrived");
+        if (any) return (ShardVerdict.Drop, "overlaps micro-shards whose tails already arrived");
+        if (!FixedPointGradient.IsValid(tail.GradientFixedPoint)) return (ShardVerdict.Reject, "gradient tail holds non-finite or out-of-range values");
+
+        FixedPointGradient.Add(tail.GradientFixedPoint, _sum.AsSpan(tail.Offset));
+        TailOffset = tail.Offset;
+        Mark(_tailReceived, tail.FirstMicroShard, tail.MicroShardCount);
+        return (ShardVerdict.Accept, null);
+    }
+
+    /// <summary>
+    /// Validates and adds a shard. Returns the verdict and, unless accepted, why; a
     /// <see cref="ShardVerdict.Drop"/> is stale or foreign, a <see cref="ShardVerdict.Reject"/>
     /// has bad content and its samples must be computed again.
     /// </summary>
-    public (ShardVerdict Verdict, string? Reason) Offer(GradientShard shard) => Offer(shard, null);
-
-    /// <summary>
-    /// <see cref="Offer(GradientShard)"/> for a shard whose gradient covers the parameters before
-    /// <paramref name="tail"/>'s offset, joined with the tail (same iteration, shard and worker) that went ahead.
-    /// </summary>
-    public (ShardVerdict Verdict, string? Reason) Offer(GradientShard shard, GradientTail? tail)
+    public (ShardVerdict Verdict, string? Reason) Offer(GradientShard shard)
     {
+        ArgumentNullException.ThrowIfNull(shard);
         if (shard.Iteration != Iteration) return (ShardVerdict.Drop, $"iteration {shard.Iteration}, expected {Iteration}");
         if (shard.Version != Version) return (ShardVerdict.Drop, $"weights version {shard.Version}, expected {Version}");
         if (shard.MicroShardSizes is null || shard.MicroShardSizes.Length == 0) return (ShardVerdict.Reject, "no micro-shards");
         int k = shard.MicroShardSizes.Length;
-        if ( shard.FirstMicroShard < 0 || shard.FirstMicroShard + k > _received.Length)
+        if (shard.FirstMicroShard < 0 || shard.FirstMicroShard + k > _received.Length)
             return (ShardVerdict.Reject, $"micro-shards {shard.FirstMicroShard}..{shard.FirstMicroShard + k - 1} outside 0..{_received.Length - 1}");
-        bool any = false, all = true;
-        for (int i = 0; i < k; i++) { bool r = _received[shard.FirstMicroShard + i]; any |= r; all &= r; }
+        var (any, all) = Coverage(_received, shard.FirstMicroShard, k);
         if (all) return (ShardVerdict.Drop, "duplicate: every micro-shard already arrived");
         if (any) return (ShardVerdict.Drop, "overlaps micro-shards that already arrived");
-        int head = shard.GradientFixedPoint?.Length ?? 0, rest = tail?.GradientFixedPoint?.Length ?? 0;
-        if (tail is not null && tail.Offset != head)
-            return (ShardVerdict.Reject, $"the gradient tail starts at {tail.Offset}, the shard ends at {head}");
-        if (head + rest != _parameters)
-            return (ShardVerdict.Reject, tail is null && head < _parameters
-                ? $"gradient has {head} values, the model has {_parameters}, and no tail went ahead"
-                : $"gradient has {head + rest} values, the model has {_parameters}");
+        var (anyTail, allTails) = Coverage(_tailReceived, shard.FirstMicroShard, k);
+        int head = shard.GradientFixedPoint?.Length ?? 0;
+        if (head == _parameters)
+        {
+            if (anyTail && !allTails) return (ShardVerdict.Drop, "overlaps micro-shards whose tails already arrived");
+        }
+        else if (head < _parameters && head > 0 && allTails)
+        {
+            if (head != TailOffset) return (ShardVerdict.Reject, $"the gradient tail starts at {TailOffset}, the shard ends at {head}");
+        }
+        else
+        {
+            return (ShardVerdict.Reject, head < _parameters
+                ? $"gradient has {head} values, the model has {_parameters}, and no tail went ahead for every micro-shard"
+                : $"gradient has {head} values, the model has {_parameters}");
+        }
         if (shard.MicroShardLossSums?.Length != k || shard.MicroShardCorrect?.Length != k || shard.BatchStatistics?.Length != k * _stateLength)
             return (ShardVerdict.Reject, "per-micro-shard arrays have the wrong length");
         if (shard.MicroShardSizes.Any(n => n <= 0)) return (ShardVerdict.Reject, "a micro-shard is empty");
-        if (!FixedPointGradient.IsValid(shard.GradientFixedPoint) || (tail is not null && !FixedPointGradient.IsValid(tail.GradientFixedPoint)))
-            return (ShardVerdict.Reject, "gradient holds non-finite or out-of-range values");
+        if (!FixedPointGradient.IsValid(shard.GradientFixedPoint)) return (ShardVerdict.Reject, "gradient holds non-finite or out-of-range values");
         if (shard.MicroShardLossSums.Any(l => !double.IsFinite(l))) return (ShardVerdict.Reject, "loss is not finite");
         if (shard.BatchStatistics.Any(s => !float.IsFinite(s))) return (ShardVerdict.Reject, "batch statistics are not finite");
 
-        FixedPointGradient.Add(shard.GradientFixedPoint, _sum.AsSpan(0, head));
-        if (tail is not null) FixedPointGradient.Add(tail.GradientFixedPoint, _sum.AsSpan(head));
+        // Where the tails already came, only the head is added: each part of each micro-shard counts once.
+        int added = allTails ? TailOffset : head;
+        FixedPointGradient.Add(shard.GradientFixedPoint.AsSpan(0, added), _sum.AsSpan(0, added));
+        if (!allTails) Mark(_tailReceived, shard.FirstMicroShard, k);
+        Mark(_received, shard.FirstMicroShard, k);
         for (int i = 0; i < k; i++)
         {
             int m = shard.FirstMicroShard + i;
-            _received[m] = true;
             _sizes[m] = shard.MicroShardSizes[i];
             _losses[m] = shard.MicroShardLossSums[i];
             _correct[m] = shard.MicroShardCorrect[i];
@@ -135,6 +195,19 @@ public sealed class StepAggregator
             return (ShardVerdict.Reject, $"micro-shards hold {_sizes.Sum()} samples, the batch has {SampleCount}");
         }
         return (ShardVerdict.Accept, null);
+    }
+
+    private static (bool Any, bool All) Coverage(bool[] received, int first, int count)
+    {
+        bool any = false, all = true;
+        for (int i = first; i < first + count; i++) { any |= received[i]; all &= received[i]; }
+        return (any, all);
+    }
+
+    private void Mark(bool[] received, int first, int count)
+    {
+        for (int i = first; i < first + count; i++) received[i] = true;
+        if (received == _tailReceived) TailComplete = TailOffset > 0 && Array.TrueForAll(_tailReceived, r => r);
     }
 }
 

@@ -79,8 +79,11 @@ public sealed record GradientShard(
 /// most of the bytes) while it still computes the layers before them. The <see cref="GradientShard"/>
 /// of the same iteration, shard and worker then carries only the parameters before
 /// <see cref="Offset"/>; the parameter server joins the two, or rejects such a shard whose tail is missing.
+/// The tail covers the shard's <see cref="MicroShardCount"/> micro-shards from <see cref="FirstMicroShard"/>:
+/// once every micro-shard's tail is in, the parameter server updates those parameters and sends them ahead.
 /// </summary>
-public sealed record GradientTail(string RunId, long Iteration, long Version, int ShardId, string WorkerId, int Offset, long[] GradientFixedPoint) : ITensorMessage;
+public sealed record GradientTail(string RunId, long Iteration, long Version, int ShardId, string WorkerId, int Offset, long[] GradientFixedPoint,
+    int FirstMicroShard, int MicroShardCount) : ITensorMessage;
 
 /// <summary>The parameter server rejected a shard (stale, foreign, wrong length, not finite); the coordinator re-assigns its samples.</summary>
 public sealed record ShardRejected(string RunId, long Iteration, int ShardId, string WorkerId, string Reason) : IControlMessage;

@@ -2,8 +2,15 @@ namespace Distributed.Messages.Protocol;
 
 // Weight distribution and checkpoints: ParameterServer → Workers, Coordinator ↔ ParameterServer.
 
-/// <summary>New weights and batch-norm state after <see cref="Iteration"/>; <see cref="Version"/> counts updates.</summary>
-public sealed record WeightsUpdated(string RunId, long Version, long Iteration, float[] Weights, float[] State) : ITensorMessage;
+/// <summary>
+/// New weights and batch-norm state after <see cref="Iteration"/>; <see cref="Version"/> counts updates.
+/// <see cref="Weights"/> are the parameters from <see cref="Offset"/> on (float32, the model's flat layout).
+/// Usually the whole vector; over the tensor link a version can come in two parts: first its tail (the
+/// parameters from <see cref="Offset"/> to the end, no state), updated as soon as every shard's gradient tail
+/// arrived, then its head (offset 0, the parameters before the tail's offset, and the state). A worker
+/// applies the version once it has both.
+/// </summary>
+public sealed record WeightsUpdated(string RunId, long Version, long Iteration, float[] Weights, float[] State, int Offset = 0) : ITensorMessage;
 
 /// <summary>The coordinator asks for the current weights (validation, test, checkpoints).</summary>
 public sealed record GetWeights(string RunId) : IControlMessage;

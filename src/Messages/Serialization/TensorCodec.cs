@@ -21,13 +21,15 @@ namespace Distributed.Messages.Serialization;
 /// encoding and decoding are a header plus one memory copy per array.
 /// </para>
 /// <list type="table">
-/// <listheader><term>manifest</term><description>array layout (version 2)</description></listheader>
-/// <item><term><c>GS</c></term><description>[2, RunId, Iteration, Version, ShardId, WorkerId, FirstMicroShard,
+/// <listheader><term>manifest</term><description>array layout (version 3)</description></listheader>
+/// <item><term><c>GS</c></term><description>[3, RunId, Iteration, Version, ShardId, WorkerId, FirstMicroShard,
 /// MicroShardSizes:bin&lt;i32&gt;, MicroShardLossSums:bin&lt;f64&gt;, MicroShardCorrect:bin&lt;i32&gt;,
 /// GradientLow:bin&lt;i32&gt;, GradientExceptionIndices:bin&lt;i32&gt;, GradientExceptionValues:bin&lt;i64&gt;,
 /// BatchStatistics:bin&lt;f32&gt;, ComputeMilliseconds] — the int64 gradient in <see cref="CompactFixedPoint"/> form</description></item>
-/// <item><term><c>WU</c>, <c>WS</c></term><description>[2, RunId, Version, Iteration, Weights:bin&lt;f32&gt;, State:bin&lt;f32&gt;]</description></item>
-/// <item><term><c>TC</c></term><description>[2, RunId, TransferId, Index, Count, Manifest, Payload:bin]</description></item>
+/// <item><term><c>GT</c></term><description>[3, RunId, Iteration, Version, ShardId, WorkerId, Offset, GradientLow:bin&lt;i32&gt;,
+/// GradientExceptionIndices:bin&lt;i32&gt;, GradientExceptionValues:bin&lt;i64&gt;, FirstMicroShard, MicroShardCount]</description></item>
+/// <item><term><c>WU</c>, <c>WS</c></term><description>[3, RunId, Version, Iteration, Offset, Weights:bin&lt;f32&gt;, State:bin&lt;f32&gt;] (Offset is 0 in <c>WS</c>)</description></item>
+/// <item><term><c>TC</c></term><description>[3, RunId, TransferId, Index, Count, Manifest, Payload:bin]</description></item>
 /// </list>
 /// <para>
 /// Decoding treats the bytes as hostile: the reader never recurses (the depth is fixed at one
@@ -56,7 +58,7 @@ public static partial class TensorCodec
     public const string TensorChunkManifest = "TC";
 
     /// <summary>The format version written as the first array element; decoding rejects any other.</summary>
-    public const byte FormatVersion = 2;
+    public const byte FormatVersion = 3;
 
     /// <summary>Largest accepted numeric array or chunk payload, in bytes (1 GiB, i.e. at most 256 Mi floats).</summary>
     public const int MaxArrayBytes = 1 << 30;
@@ -74,8 +76,8 @@ public static partial class TensorCodec
     public const int MaxManifestChars = 8;
 
     private const int GradientShardFields = 15;
-    private const int GradientTailFields = 10;
-    private const int WeightsFields = 6;
+    private const int GradientTailFields = 12;
+    private const int WeightsFields = 7;
     private const int ChunkFields = 7;
 
     // Strict decoder: invalid UTF-8 is an error, not a replacement character.
@@ -126,9 +128,9 @@ public static partial class TensorCodec
     private static ExactBufferWriter Encode(object message, bool pooled) => message switch
     {
         GradientShard m => EncodeGradientShard(m, pooled),
-        GradientTail m => EncodeGradientTail(m.RunId, m.Iteration, m.Version, m.ShardId, m.WorkerId, m.Offset, m.GradientFixedPoint, pooled),
-        WeightsUpdated m => EncodeWeights(m.RunId, m.Version, m.Iteration, m.Weights, m.State, nameof(WeightsUpdated), pooled),
-        WeightsSnapshot m => EncodeWeights(m.RunId, m.Version, m.Iteration, m.Weights, m.State, nameof(WeightsSnapshot), pooled),
+        GradientTail m => EncodeGradientTail(m.RunId, m.Iteration, m.Version, m.ShardId, m.WorkerId, m.Offset, Checked(m.GradientFixedPoint, nameof(GradientTail), "GradientFixedPoint"), m.FirstMicroShard, m.MicroShardCount, pooled),
+        WeightsUpdated m => EncodeWeights(m.RunId, m.Version, m.Iteration, Checked(m.Weights, nameof(WeightsUpdated), "Weights"), Checked(m.State, nameof(WeightsUpdated), "State"), m.Offset, nameof(WeightsUpdated), pooled),
+        WeightsSnapshot m => EncodeWeights(m.RunId, m.Version, m.Iteration, Checked(m.Weights, nameof(WeightsSnapshot), "Weights"), Checked(m.State, nameof(WeightsSnapshot), "State"), 0, nameof(WeightsSnapshot), pooled),
         TensorChunk m => EncodeChunk(m, pooled),
         _ => throw new SerializationException(ManifestOf(message)), // ManifestOf throws the descriptive exception first
     };
@@ -179,13 +181,24 @@ public static partial class TensorCodec
 
     // ---------------------------------------------------------------- encoding
 
-    private static ExactBufferWriter EncodeWeights(string runId, long version, long iteration, float[] weights, float[] state, string type, bool pooled)
+    /// <summary>
+    /// Encodes a <see cref="WeightsUpdated"/> of parameters <paramref name="offset"/> on (read in place) into a
+    /// pooled frame, so the parameter server sends part of its weight vector without copying it.
+    /// </summary>
+    /// <returns>The frame; the caller holds it once and must <see cref="EncodedFrame.Release"/> it.</returns>
+    /// <exception cref="ArgumentException">A field exceeds the bounds the decoder enforces.</exception>
+    public static EncodedFrame EncodeWeightsUpdatedPooled(string runId, long version, long iteration, ReadOnlySpan<float> weights, ReadOnlySpan<float> state, int offset) =>
+        EncodeWeights(runId, version, iteration, weights, state, offset, nameof(WeightsUpdated), pooled: true).ToFrame();
+
+    private static ExactBufferWriter EncodeWeights(string runId, long version, long iteration, ReadOnlySpan<float> weights, ReadOnlySpan<float> state, int offset,
+        string type, bool pooled)
     {
         CheckString(runId, type, "RunId", MaxStringChars);
-        CheckArray(weights, type, "Weights");
-        CheckArray(state, type, "State");
+        CheckSpan(weights, type, "Weights");
+        CheckSpan(state, type, "State");
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
 
-        long size = 1 + 1 + StringSize(runId) + IntSize(version) + IntSize(iteration) + BinSize(weights) + BinSize(state);
+        long size = 1 + 1 + StringSize(runId) + IntSize(version) + IntSize(iteration) + IntSize(offset) + BinSize(weights) + BinSize(state);
         var output = new ExactBufferWriter(CheckedSize(size, type), pooled);
         var writer = new MessagePackWriter(output);
         writer.WriteArrayHeader(WeightsFields);
@@ -193,6 +206,7 @@ public static partial class TensorCodec
         writer.Write(runId);
         writer.Write(version);
         writer.Write(iteration);
+        writer.Write(offset);
         WriteBlock<float>(ref writer, weights);
         WriteBlock<float>(ref writer, state);
         writer.Flush();
@@ -223,9 +237,11 @@ public static partial class TensorCodec
     }
 
     /// <summary>Writes a numeric array as one bin block of its raw little-endian bytes.</summary>
-    private static void WriteBlock<T>(ref MessagePackWriter writer, T[] values) where T : unmanaged
+    private static void WriteBlock<T>(ref MessagePackWriter writer, T[] values) where T : unmanaged => WriteBlock(ref writer, (ReadOnlySpan<T>)values);
+
+    private static void WriteBlock<T>(ref MessagePackWriter writer, ReadOnlySpan<T> values) where T : unmanaged
     {
-        ReadOnlySpan<byte> raw = MemoryMarshal.AsBytes(values.AsSpan());
+        ReadOnlySpan<byte> raw = MemoryMarshal.AsBytes(values);
         if (BitConverter.IsLittleEndian)
         {
             writer.Write(raw); // bin header + one memcpy
@@ -233,8 +249,7 @@ public static partial class TensorCodec
         }
 
         // Big-endian host: the wire is little-endian, so swap a copy.
-        var copy = new T[values.Length];
-        values.AsSpan().CopyTo(copy);
+        var copy = values.ToArray();
         ReverseEndianness<T>(copy);
         writer.Write(MemoryMarshal.AsBytes(copy.AsSpan()));
     }
@@ -245,6 +260,20 @@ public static partial class TensorCodec
             throw new ArgumentException($"{type}.{field} is null; tensor messages require a value.", field);
         if (value.Length > maxChars)
             throw new ArgumentException($"{type}.{field} has {value.Length} characters; at most {maxChars} are allowed.", field);
+    }
+
+    // Null arrays are refused with the field's name before they become empty spans.
+    private static T[] Checked<T>(T[]? values, string type, string field) where T : unmanaged
+    {
+        CheckArray(values, type, field);
+        return values!;
+    }
+
+    private static void CheckSpan<T>(ReadOnlySpan<T> values, string type, string field) where T : unmanaged
+    {
+        if ((long)values.Length * Unsafe.SizeOf<T>() > MaxArrayBytes)
+            throw new ArgumentException(
+                $"{type}.{field} has {values.Length} elements ({(long)values.Length * Unsafe.SizeOf<T>()} bytes); at most {MaxArrayBytes} bytes are allowed per array.", field);
     }
 
     private static void CheckArray<T>(T[]? values, string type, string field) where T : unmanaged
@@ -270,7 +299,9 @@ public static partial class TensorCodec
         return header + bytes;
     }
 
-    private static long BinSize<T>(T[] values) where T : unmanaged
+    private static long BinSize<T>(T[] values) where T : unmanaged => BinSize((ReadOnlySpan<T>)values);
+
+    private static long BinSize<T>(ReadOnlySpan<T> values) where T : unmanaged
     {
         long bytes = (long)values.Length * Unsafe.SizeOf<T>();
         return BinHeaderSize(bytes) + bytes;
@@ -287,12 +318,14 @@ public static partial class TensorCodec
         string runId = ReadString(ref reader, m, "RunId", MaxStringChars);
         long version = reader.ReadInt64();
         long iteration = reader.ReadInt64();
+        int offset = reader.ReadInt32();
+        if (offset < 0 || (snapshot && offset != 0)) throw Malformed(m, $"Offset: {offset} is not allowed");
         // Pooled: a worker hands them back once copied into its model (TensorBufferPool.Return).
         float[] weights = ReadBlock<float>(ref reader, m, "Weights", pooled: true);
         float[] state = ReadBlock<float>(ref reader, m, "State", pooled: true);
         return snapshot
             ? new WeightsSnapshot(runId, version, iteration, weights, state)
-            : new WeightsUpdated(runId, version, iteration, weights, state);
+            : new WeightsUpdated(runId, version, iteration, weights, state, offset);
     }
 
     private static TensorChunk DecodeChunk(ref MessagePackReader reader)

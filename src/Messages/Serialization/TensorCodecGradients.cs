@@ -16,8 +16,9 @@ public static partial class TensorCodec
     /// </summary>
     /// <returns>The frame; the caller holds it once and must <see cref="EncodedFrame.Release"/> it.</returns>
     /// <exception cref="ArgumentException">A field exceeds the bounds the decoder enforces.</exception>
-    public static EncodedFrame EncodeGradientTailPooled(string runId, long iteration, long version, int shardId, string workerId, int offset, ReadOnlySpan<long> gradient) =>
-        EncodeGradientTail(runId, iteration, version, shardId, workerId, offset, gradient, pooled: true).ToFrame();
+    public static EncodedFrame EncodeGradientTailPooled(string runId, long iteration, long version, int shardId, string workerId, int offset, ReadOnlySpan<long> gradient,
+        int firstMicroShard, int microShardCount) =>
+        EncodeGradientTail(runId, iteration, version, shardId, workerId, offset, gradient, firstMicroShard, microShardCount, pooled: true).ToFrame();
 
     private static ExactBufferWriter EncodeGradientShard(GradientShard m, bool pooled)
     {
@@ -58,7 +59,7 @@ public static partial class TensorCodec
     }
 
     private static ExactBufferWriter EncodeGradientTail(string runId, long iteration, long version, int shardId, string workerId, int offset,
-        ReadOnlySpan<long> gradient, bool pooled)
+        ReadOnlySpan<long> gradient, int firstMicroShard, int microShardCount, bool pooled)
     {
         const string type = nameof(GradientTail);
         CheckString(runId, type, nameof(GradientTail.RunId), MaxStringChars);
@@ -66,7 +67,7 @@ public static partial class TensorCodec
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         var compact = new CompactGradient(gradient, type);
         long size = 1 + 1 + StringSize(runId) + IntSize(iteration) + IntSize(version) + IntSize(shardId) + StringSize(workerId) + IntSize(offset)
-            + compact.Size;
+            + compact.Size + IntSize(firstMicroShard) + IntSize(microShardCount);
         var output = new ExactBufferWriter(CheckedSize(size, type), pooled);
         var writer = new MessagePackWriter(output);
         writer.WriteArrayHeader(GradientTailFields);
@@ -78,6 +79,8 @@ public static partial class TensorCodec
         writer.Write(workerId);
         writer.Write(offset);
         compact.Write(ref writer, gradient);
+        writer.Write(firstMicroShard);
+        writer.Write(microShardCount);
         writer.Flush();
         return output;
     }
@@ -145,7 +148,9 @@ public static partial class TensorCodec
         int offset = reader.ReadInt32();
         if (offset < 0) throw Malformed(m, $"Offset: {offset} is negative");
         long[] gradient = ReadCompactGradient(ref reader, m);
-        return new GradientTail(runId, iteration, version, shardId, workerId, offset, gradient);
+        int firstMicroShard = reader.ReadInt32();
+        int microShardCount = reader.ReadInt32();
+        return new GradientTail(runId, iteration, version, shardId, workerId, offset, gradient, firstMicroShard, microShardCount);
     }
 
     private static long[] ReadCompactGradient(ref MessagePackReader reader, string manifest)

@@ -31,6 +31,8 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
     private TensorLinkClient? _link;
     private int _linkGeneration;
     private readonly WorkerProfile _profile = new();
+    // The tail of a newer version that went ahead of the rest of it (see WeightsUpdated).
+    private WeightsUpdated? _pendingTail;
 
     private sealed record Computed(ComputeGradients Request, ShardResult Result, double Milliseconds);
     private sealed record Failed(ComputeGradients Request, Exception Error);
@@ -167,6 +169,15 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
 
     private void OnWeights(WeightsUpdated weights)
     {
+        var model = _computer!.Model;
+        if (weights.RunId == RunId && weights.Version > _version && weights.Offset > 0 && weights.Offset + (long)weights.Weights.Length == model.Weights.Length)
+        {
+            // A version's tail, ahead of its head: kept (in its pooled array) until the head comes.
+            ReturnPendingTail();
+            _pendingTail = weights;
+            TensorBufferPool.Return(weights.State);
+            return;
+        }
         try { ApplyWeights(weights); }
         finally
         {
@@ -176,16 +187,28 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
         }
     }
 
+    private void ReturnPendingTail()
+    {
+        if (_pendingTail is not null) TensorBufferPool.Return(_pendingTail.Weights);
+        _pendingTail = null;
+    }
+
     private void ApplyWeights(WeightsUpdated weights)
     {
         var model = _computer!.Model;
         if (weights.RunId != RunId || weights.Version <= _version) return;
-        if (weights.Weights.Length != model.Weights.Length || weights.State.Length != model.State.Length)
+        int length = weights.Weights.Length;
+        var tail = _pendingTail is { } p && p.Version == weights.Version && p.Offset == length ? p : null;
+        if (weights.Offset != 0 || weights.State.Length != model.State.Length || (length != model.Weights.Length && tail is null))
         {
-            _log.Error("Worker {Worker} got weights of length {Length}, the model has {Expected}", _settings.WorkerId, weights.Weights.Length, model.Weights.Length);
+            string held = _pendingTail is null ? "no tail held" : $"the tail held is of version {_pendingTail.Version} from {_pendingTail.Offset}";
+            _log.Error("Worker {Worker} cannot apply weights version {Version}: {Problem}", _settings.WorkerId, weights.Version,
+                $"parameters {weights.Offset} to {weights.Offset + length} and {weights.State.Length} state values, the model has {model.Weights.Length} and {model.State.Length}, {held}");
             return;
         }
         weights.Weights.CopyTo(model.Weights, 0);
+        tail?.Weights.CopyTo(model.Weights, length);
+        ReturnPendingTail();
         weights.State.CopyTo(model.State, 0);
         _version = weights.Version;
         _profile.WeightsArrived();
@@ -210,9 +233,11 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
         // (sent from the computing thread; the link is thread-safe and keeps the order of its frames).
         var link = _link;
         string runId = RunId, workerId = _settings.WorkerId;
+        int microShards = (request.SampleIndices.Length + _plan!.MicroShardSize - 1) / _plan.MicroShardSize;
         computer.TailReady = link is null ? null : (offset, tail) =>
         {
-            var frame = TensorCodec.EncodeGradientTailPooled(runId, request.Iteration, request.Version, request.ShardId, workerId, offset, tail);
+            var frame = TensorCodec.EncodeGradientTailPooled(runId, request.Iteration, request.Version, request.ShardId, workerId, offset, tail,
+                request.FirstMicroShard, microShards);
             try { return link.TrySend(TensorLinkFrame.GradientTailKind, frame); }
             finally { frame.Release(); }
         };
@@ -267,7 +292,11 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
     }
 
     /// <inheritdoc/>
-    protected override void PostStop() => _link?.Dispose();
+    protected override void PostStop()
+    {
+        _link?.Dispose();
+        ReturnPendingTail();
+    }
 
     private void Exit(int code, string message)
     {

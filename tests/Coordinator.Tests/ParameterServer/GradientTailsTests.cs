@@ -6,19 +6,21 @@ namespace Distributed.Coordinator.Tests.ParameterServer;
 
 public class GradientTailsTests
 {
-    private static GradientTail Tail(long iteration, int shard, string worker = "w") => new("run", iteration, 0, shard, worker, 10, new long[5]);
+    private static GradientTail Tail(long iteration, int shard, string worker = "w") => new("run", iteration, 0, shard, worker, 10, new long[5], shard, 1);
 
     [Fact]
-    public void A_shard_takes_its_own_tail_once()
+    public void A_step_takes_the_tails_of_its_iteration_once_in_shard_order()
     {
         var tails = new GradientTails();
-        var mine = Tail(4, 1);
-        tails.Add(mine, 8);
-        tails.Add(Tail(4, 1, "other"), 8);
-        Assert.Equal(2, tails.Count);
-        Assert.Null(tails.Take(4, 2, "w"));
-        Assert.Same(mine, tails.Take(4, 1, "w"));
-        Assert.Null(tails.Take(4, 1, "w"));
+        var second = Tail(4, 1);
+        var first = Tail(4, 0);
+        tails.Add(second, 8);
+        tails.Add(Tail(5, 0), 8);
+        tails.Add(first, 8);
+        Assert.Equal(3, tails.Count);
+        Assert.Equal([first, second], tails.TakeAll(4));
+        Assert.Empty(tails.TakeAll(4));
+        Assert.Single(tails.TakeAll(5));
     }
 
     [Fact]
@@ -31,8 +33,8 @@ public class GradientTailsTests
         var newest = Tail(3, 1);
         tails.Add(newest, 2);
         Assert.Equal(2, tails.Count);
-        Assert.Null(tails.Take(2, 0, "w"));
-        Assert.Same(newer, tails.Take(3, 0, "w"));
+        Assert.Empty(tails.TakeAll(2));
+        Assert.Equal([newer, newest], tails.TakeAll(3));
         tails.Add(newer, 2);
         tails.DropBefore(4);
         Assert.Equal(0, tails.Count);
@@ -44,10 +46,10 @@ public class GradientTailsTests
         const int length = 54_321; // a size no other test rents
         var tails = new GradientTails();
         var first = TensorBufferPool.Rent<long>(length);
-        tails.Add(new GradientTail("run", 1, 0, 0, "w", 10, first), 8);
-        tails.Add(new GradientTail("run", 1, 0, 0, "w", 10, new long[length]), 8); // replaces it
+        tails.Add(new GradientTail("run", 1, 0, 0, "w", 10, first, 0, 1), 8);
+        tails.Add(new GradientTail("run", 1, 0, 0, "w", 10, new long[length], 0, 1), 8); // replaces it
         Assert.Same(first, TensorBufferPool.Rent<long>(length));
-        tails.Add(new GradientTail("run", 1, 0, 1, "w", 10, first), 8);
+        tails.Add(new GradientTail("run", 1, 0, 1, "w", 10, first, 1, 1), 8);
         tails.DropBefore(2);
         Assert.Same(first, TensorBufferPool.Rent<long>(length));
     }

@@ -34,8 +34,10 @@ public sealed class EquivalenceTests(ITestOutputHelper output)
         Assert.Equal(Batch * Iterations, epoch.Metrics.Samples);
         int linked = cluster.LinkEvents.Count(e => e.Contains("connected from", StringComparison.Ordinal));
         Assert.Equal(tensorLink ? throttles.Length : 0, linked);
-        // Over the link the dense head's gradient goes ahead of each shard; over chunks it never does.
+        // Over the link the dense head's gradient goes ahead of each shard; over chunks it never does ...
         Assert.Equal(tensorLink, cluster.LinkEvents.Any(e => e.Contains("gradient tails arrive ahead", StringComparison.Ordinal)));
+        // ... and so do the updated weights of the dense head, once every shard's tail is in.
+        Assert.Equal(tensorLink, cluster.LinkEvents.Any(e => e.Contains("weights' tail goes ahead", StringComparison.Ordinal)));
         return (await cluster.WeightsAsync()).Weights;
     }
 

@@ -11,8 +11,8 @@ public sealed class TensorCodecTests
 {
     private static byte[] Encode(string name) => TensorCodec.ToBytes(WireTestSupport.Samples[name]([]));
 
-    /// <summary>A WeightsUpdated written by hand: [header, version, "run-1", 3, 4] followed by <paramref name="tail"/> raw bytes.</summary>
-    private static byte[] Weights(byte[] tail, int fields = 6, byte version = TensorCodec.FormatVersion)
+    /// <summary>A WeightsUpdated written by hand: [header, version, "run-1", 3, 4, offset 0] followed by <paramref name="tail"/> raw bytes.</summary>
+    private static byte[] Weights(byte[] tail, int fields = 7, byte version = TensorCodec.FormatVersion)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         var writer = new MessagePackWriter(buffer);
@@ -21,6 +21,7 @@ public sealed class TensorCodecTests
         writer.Write("run-1");
         writer.Write(3L);
         writer.Write(4L);
+        writer.Write(0);
         writer.WriteRaw(tail);
         writer.Flush();
         return buffer.WrittenSpan.ToArray();
@@ -35,10 +36,10 @@ public sealed class TensorCodecTests
         var message = new WeightsUpdated("r", 1, 2, [1f, -2.5f, float.NaN], [3f]);
         byte[] bytes = TensorCodec.ToBytes(message);
 
-        // [0x96, 1, "r", 1, 2, bin8(12) 1f -2.5f NaN, bin8(4) 3f]
-        Assert.Equal(0x96, bytes[0]); // fixarray of 6
+        // [0x97, 3, "r", 1, 2, 0, bin8(12) 1f -2.5f NaN, bin8(4) 3f]
+        Assert.Equal(0x97, bytes[0]); // fixarray of 7
         Assert.Equal(TensorCodec.FormatVersion, bytes[1]);
-        int weights = 6;
+        int weights = 7;
         Assert.Equal(MessagePackCode.Bin8, bytes[weights]);
         Assert.Equal(12, bytes[weights + 1]);
         Assert.Equal(1f, BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(weights + 2)));
@@ -48,12 +49,45 @@ public sealed class TensorCodecTests
     }
 
     [Fact]
+    public void A_part_of_the_weights_keeps_its_offset_and_encodes_in_place_as_the_message_would()
+    {
+        var all = WireTestSupport.Floats(1000, 7);
+        var tail = new WeightsUpdated("run-1", 9, 8, all[600..], [], 600);
+        var decoded = (WeightsUpdated)TensorCodec.Decode(TensorCodec.WeightsUpdatedManifest, TensorCodec.ToBytes(tail));
+        Assert.Equal(600, decoded.Offset);
+        Assert.Equal(all[600..], decoded.Weights);
+
+        var frame = TensorCodec.EncodeWeightsUpdatedPooled("run-1", 9, 8, all.AsSpan(600), [], 600);
+        try { Assert.Equal(TensorCodec.ToBytes(tail), frame.Memory.ToArray()); }
+        finally { frame.Release(); }
+    }
+
+    [Fact]
+    public void A_snapshot_with_an_offset_or_weights_with_a_negative_one_are_rejected()
+    {
+        byte[] snapshot = TensorCodec.ToBytes(new WeightsUpdated("run-1", 1, 1, [1f], [], 5));
+        Assert.Contains("Offset", Rejects(TensorCodec.WeightsSnapshotManifest, snapshot).Message);
+        var negative = new System.Buffers.ArrayBufferWriter<byte>();
+        var w = new MessagePackWriter(negative);
+        w.WriteArrayHeader(7);
+        w.Write(TensorCodec.FormatVersion);
+        w.Write("run-1");
+        w.Write(3L);
+        w.Write(4L);
+        w.Write(-1);
+        w.Write(ReadOnlySpan<byte>.Empty);
+        w.Write(ReadOnlySpan<byte>.Empty);
+        w.Flush();
+        Assert.Contains("Offset", Rejects(TensorCodec.WeightsUpdatedManifest, negative.WrittenSpan.ToArray()).Message);
+    }
+
+    [Fact]
     public void Encoded_size_is_exact_for_large_messages()
     {
         var weights = WireTestSupport.Floats(1_200_000, 1);
         byte[] bytes = TensorCodec.ToBytes(new WeightsUpdated("run-1", 5, 6, weights, []));
-        // header + version + fixstr(5) "run-1" + 5 + 6 + bin32 header + data + empty bin8
-        Assert.Equal(1 + 1 + 6 + 1 + 1 + 5 + weights.Length * 4 + 2, bytes.Length);
+        // header + version + fixstr(5) "run-1" + 5 + 6 + offset 0 + bin32 header + data + empty bin8
+        Assert.Equal(1 + 1 + 6 + 1 + 1 + 1 + 5 + weights.Length * 4 + 2, bytes.Length);
     }
 
     [Theory]
@@ -113,7 +147,7 @@ public sealed class TensorCodecTests
 
         var hugeString = new System.Buffers.ArrayBufferWriter<byte>();
         var w = new MessagePackWriter(hugeString);
-        w.WriteArrayHeader(6);
+        w.WriteArrayHeader(7);
         w.Write(TensorCodec.FormatVersion);
         w.WriteRaw([MessagePackCode.Str32, 0x7F, 0xFF, 0xFF, 0xFF, (byte)'r']);
         w.Flush();
@@ -173,7 +207,7 @@ public sealed class TensorCodecTests
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         var writer = new MessagePackWriter(buffer);
-        writer.WriteArrayHeader(6);
+        writer.WriteArrayHeader(7);
         writer.Write(TensorCodec.FormatVersion);
         writer.Write(new string('x', TensorCodec.MaxStringChars + 1));
         writer.Flush();
@@ -181,11 +215,12 @@ public sealed class TensorCodecTests
 
         var utf8 = new System.Buffers.ArrayBufferWriter<byte>();
         var w = new MessagePackWriter(utf8);
-        w.WriteArrayHeader(6);
+        w.WriteArrayHeader(7);
         w.Write(TensorCodec.FormatVersion);
         w.WriteRaw([0xA2, 0xC3, 0x28]); // fixstr(2) with an invalid UTF-8 sequence
         w.Write(1L);
         w.Write(1L);
+        w.Write(0);
         w.Write(ReadOnlySpan<byte>.Empty);
         w.Write(ReadOnlySpan<byte>.Empty);
         w.Flush();

@@ -50,7 +50,7 @@ internal static class WireTestSupport
             [nameof(TensorLinkOffered)] = _ => new TensorLinkOffered("run-1", "10.0.0.5", 4054, Convert.ToBase64String(Bytes(32))),
             [nameof(GradientShard)] = _ => new GradientShard("run-1", 17, 16, 3, "worker-1", 4,
                 [32, 32, 7], [1.5, 2.25, double.Epsilon], [30, 31, 7], Longs(1000), Floats(64, 3), 12.75),
-            [nameof(GradientTail)] = _ => new GradientTail("run-1", 17, 16, 3, "worker-1", 250, Longs(750)),
+            [nameof(GradientTail)] = _ => new GradientTail("run-1", 17, 16, 3, "worker-1", 250, Longs(750), 2, 3),
             [nameof(WeightsUpdated)] = _ => new WeightsUpdated("run-1", 17, 17, Floats(1000, 1), Floats(10, 2)),
             [nameof(WeightsSnapshot)] = _ => new WeightsSnapshot("run-1", 17, 17, Floats(1000, 4), []),
             [nameof(TensorChunk)] = _ => new TensorChunk("run-1", 99, 2, 5, TensorCodec.WeightsUpdatedManifest, Bytes(777)),
