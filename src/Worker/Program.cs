@@ -107,7 +107,8 @@ public static class Program
                 .Filter.ByExcluding(e => !verbose && e.Level < LogEventLevel.Error && e.Properties.ContainsKey("LogSource"))
                 .WriteTo.Console(restrictedToMinimumLevel: verbose ? LogEventLevel.Debug : LogEventLevel.Warning,
                     standardErrorFromLevel: LogEventLevel.Verbose,
-                    outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] [{Node}] {Message:lj}{NewLine}{Exception}"));
+                    // One line per event on the console; stack traces go to the log file (or here with --verbose).
+                    outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] [{Node}] {Message:lj}{NewLine}" + (verbose ? "{Exception}" : "")));
         if (logDir is not null)
         {
             Directory.CreateDirectory(logDir);

@@ -19,13 +19,15 @@ public sealed record ClusterArguments(
     int MicroShard,
     int WorkerTimeoutSeconds,
     bool TensorLink,
-    int TensorPort)
+    int TensorPort,
+    int ShardTimeoutSeconds,
+    int MinLiveWorkers)
 {
     /// <summary>Option names.</summary>
     public static readonly string[] Names =
     [
         "--workers", "--min-workers", "--max-workers", "--host", "--port", "--public-hostname", "--seed-node",
-        "--threads-per-worker", "--micro-shard", "--worker-timeout", "--tensor-port", "--no-tensor-link",
+        "--threads-per-worker", "--micro-shard", "--worker-timeout", "--tensor-port", "--no-tensor-link", "--shard-timeout",
     ];
 
     /// <summary>Reads and validates the options against the global batch size.</summary>
@@ -56,6 +58,10 @@ public sealed record ClusterArguments(
         int tensorPort = r.Int("--tensor-port", workers > 0 || port == 0 ? 0 : Math.Min(port + 100, 65535), 0, 65535);
         if (tensorPort != 0 && tensorPort == port)
             throw new UsageException($"--tensor-port {tensorPort} is the Akka.Remote --port; pick another port (default --port + 100)");
-        return new ClusterArguments(requested, workers, minWorkers, maxWorkers, host, port, publicHost, seed, threads, micro, timeout, link, tensorPort);
+        int shardTimeout = r.Int("--shard-timeout", 30, 1, 86_400);
+        // Given explicitly, --min-workers also keeps the run paused while fewer are alive; by default the
+        // run waits for all its local workers to start and then goes on as long as one is left.
+        int minLive = r.Has("--min-workers") ? minWorkers : 1;
+        return new ClusterArguments(requested, workers, minWorkers, maxWorkers, host, port, publicHost, seed, threads, micro, timeout, link, tensorPort, shardTimeout, minLive);
     }
 }

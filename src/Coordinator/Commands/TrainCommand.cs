@@ -21,7 +21,7 @@ public static class TrainCommand
                      [--validation-split F] [--seed S] [--standardize] [--data-dir DIR] [--out DIR] [--verbose]
                cluster:        [--min-workers K] [--max-workers K] [--host H] [--port P] [--public-hostname X]
                                [--seed-node ADDRESS] [--threads-per-worker T] [--micro-shard S] [--worker-timeout SECONDS]
-                               [--tensor-port P] [--no-tensor-link]
+                               [--shard-timeout SECONDS] [--tensor-port P] [--no-tensor-link]
                single process: [--threads T] [--init-from FILE.ckpt] [--freeze-up-to LAYER]
 
         Trains a model on Fashion-MNIST and prints Keras-style epoch lines, then
@@ -45,7 +45,8 @@ public static class TrainCommand
           --data-dir            folder with the four Fashion-MNIST IDX files
                                 (default: $FASHION_MNIST_DIR, then /usr/share/datasets/fashion-mnist)
           --out                 run folder: metrics.jsonl, checkpoints/ (final.ckpt last), logs/
-          --min-workers         workers that must be ready before training starts (default: --workers, at least 1)
+          --min-workers         workers that must be ready before training starts (default: --workers, at least 1);
+                                given, the run also pauses while fewer are alive (default: goes on with one)
           --max-workers         workers accepted at most (default 64)
           --host, --port        address and port this node binds (default 127.0.0.1; port 0 with --workers N, else 4053)
           --public-hostname     address other nodes use to reach this one (default --host)
@@ -53,6 +54,8 @@ public static class TrainCommand
           --threads-per-worker  engine threads of each local worker (default 1)
           --micro-shard         samples per micro-shard, the unit of work and of exact gradient summation (default 16)
           --worker-timeout      seconds to wait for the first workers (default 120)
+          --shard-timeout       seconds a shard may take before worker speeds are measured (default 30); then
+                                five times its expected time, at least 2 s. A late shard goes to another worker
           --tensor-port         TCP port on which the parameter server takes workers' tensor links (weights and
                                 gradients; default: any free port with --workers N, else --port + 100)
           --no-tensor-link      send tensors over Akka.Remote in 256 KiB chunks only (slower; for networks that

@@ -15,8 +15,18 @@ namespace Distributed.Coordinator.Coordination;
 /// for a micro-shard wins. After each epoch it validates on a snapshot of the weights off the
 /// actor thread and asks the parameter server for a checkpoint.
 /// </summary>
-public sealed class CoordinatorActor : ReceiveActor
+/// <remarks>
+/// A shard not back in time (a stopped, hung or overloaded worker: see
+/// <see cref="CoordinatorSettings.ShardTimeout"/>) is given to another worker, and its worker gets no
+/// new shards for <see cref="Probation"/> (it still gets the weights). Fewer live workers than
+/// <see cref="CoordinatorSettings.MinLiveWorkers"/> pause the run before the next iteration; enough joining
+/// workers resume it.
+/// </remarks>
+public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 {
+    /// <summary>How long a worker whose shard was overdue gets no new shards.</summary>
+    public static readonly TimeSpan Probation = TimeSpan.FromSeconds(30);
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly CoordinatorSettings _settings;
     private readonly RunPlan _plan;
@@ -39,18 +49,32 @@ public sealed class CoordinatorActor : ReceiveActor
     private readonly Engine.Optimizers.Sgd _sgd;
     private float _learningRate;
     private readonly Engine.Data.Dataset _validation;
+    // No iteration runs: fewer live workers than --min-workers; the next one that is ready resumes.
+    private bool _paused;
 
     private sealed class WorkerInfo(string id)
     {
         public string Id { get; } = id;
         public bool Ready { get; set; }
         public double SamplesPerMs { get; set; } = 1.0;
+        // Shards rejected or failed since its last accepted one.
+        public int Strikes { get; set; }
+        public bool Measured { get; set; }
+        public DateTime SuspectUntil { get; set; }
     }
+
+    private sealed record ShardsOverdue(long Iteration, TimeSpan After);
+
+    // A worker whose shards fail or are rejected this many times in a row is excluded from the run.
+    private const int MaxStrikes = 3;
 
     private sealed record EvaluationDone(EvaluationResult Result, bool Final);
 
     /// <summary>Props for the singleton manager.</summary>
     public static Props Props(CoordinatorSettings settings) => Akka.Actor.Props.Create(() => new CoordinatorActor(settings));
+
+    /// <inheritdoc/>
+    public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>Creates the coordinator; use <see cref="Props"/>.</summary>
     public CoordinatorActor(CoordinatorSettings settings)
@@ -140,6 +164,18 @@ public sealed class CoordinatorActor : ReceiveActor
         else if (_epochStart != default)
         {
             _settings.ParameterServer.Tell(new WorkersChanged(RunId, [.. ReadyWorkers]));
+            // Shards whose workers all left wait for this one.
+            foreach (var (shardId, entry) in _outstanding.Where(o => !_workers.ContainsKey(o.Value.Worker)).ToList())
+                Reassign(shardId, entry.Message, entry.Worker);
+            foreach (var (shardId, entry) in _ahead.Where(o => !_workers.ContainsKey(o.Value.Worker)).ToList())
+                Reassign(shardId, entry.Message, entry.Worker, _ahead);
+            if (_paused && count >= Math.Max(1, _settings.MinLiveWorkers))
+            {
+                _paused = false;
+                _log.Info("Run {RunId}: {Count} live workers, resuming at iteration {Iteration}", RunId, count, _iteration);
+                Report(new RunEvent(RunId, "resumed", $"{count} live workers", _iteration));
+                StartIteration();
+            }
         }
     }
 
@@ -172,15 +208,71 @@ public sealed class CoordinatorActor : ReceiveActor
         CommonMembership();
         Receive<StepCompleted>(OnStepCompleted);
         Receive<ShardRejected>(OnShardRejected);
+        Receive<ShardFailed>(OnShardFailed);
+        Receive<ShardAccepted>(accepted =>
+        {
+            if (accepted.RunId != RunId || accepted.Iteration != _iteration) return;
+            _outstanding.Remove(accepted.ShardId);
+            var info = _workers.Values.FirstOrDefault(w => w.Id == accepted.WorkerId);
+            if (info is not null) info.SuspectUntil = default;
+        });
+        Receive<ShardsOverdue>(OnOverdue);
+    }
+
+    // Workers that may get new shards: not on probation after an overdue shard (unless all are).
+    private List<IActorRef> Dispatchable(List<IActorRef> ready)
+    {
+        var now = DateTime.UtcNow;
+        var trusted = ready.Where(w => _workers[w].SuspectUntil <= now).ToList();
+        return trusted.Count > 0 ? trusted : ready;
+    }
+
+    // The iteration's outstanding shards are overdue after the slowest one's expected time, five times over.
+    private TimeSpan Deadline()
+    {
+        var longest = TimeSpan.Zero;
+        foreach (var (message, worker) in _outstanding.Values)
+        {
+            var limit = _workers.TryGetValue(worker, out var info) && info.Measured
+                ? TimeSpan.FromMilliseconds(Math.Max(_settings.MinimumShardTimeout.TotalMilliseconds, 5 * message.SampleIndices.Length / info.SamplesPerMs))
+                : _settings.ShardTimeout;
+            if (limit > longest) longest = limit;
+        }
+        return longest;
+    }
+
+    private void OnOverdue(ShardsOverdue overdue)
+    {
+        if (overdue.Iteration != _iteration || _outstanding.Count == 0) return;
+        foreach (var (shardId, entry) in _outstanding.ToList())
+        {
+            string worker = _workers.TryGetValue(entry.Worker, out var info) ? info.Id : "a worker that left";
+            if (info is not null) info.SuspectUntil = DateTime.UtcNow + Probation;
+            _log.Warning("Run {RunId}: shard {Shard} of iteration {Iteration} on {Worker} is not back after {Seconds:F1} s; giving it to another worker",
+                RunId, shardId, _iteration, worker, overdue.After.TotalSeconds);
+            Report(new RunEvent(RunId, "shard_timed_out", $"shard {shardId} of iteration {_iteration} on {worker}: not back after {overdue.After.TotalSeconds:F1} s", _iteration));
+            Reassign(shardId, entry.Message, entry.Worker);
+            // Its request for the next iteration, sent ahead, would hold that one up as well.
+            foreach (var (aheadId, ahead) in _ahead.Where(a => a.Value.Worker.Equals(entry.Worker)).ToList())
+                Reassign(aheadId, ahead.Message, ahead.Worker, _ahead);
+        }
+        // The new assignees may be slow too: wait twice as long before the next round.
+        var next = overdue.After * 2;
+        Timers.StartSingleTimer("overdue", new ShardsOverdue(_iteration, next), next);
     }
 
     private void StartIteration()
     {
         var workers = ReadyWorkers.ToList();
-        if (workers.Count == 0)
+        int needed = Math.Max(1, _settings.MinLiveWorkers);
+        if (workers.Count < needed)
         {
-            _log.Warning("Run {RunId}: no live workers; waiting for one to join", RunId);
-            Report(new RunEvent(RunId, "paused", "no live workers", _iteration));
+            // Shards already sent for this iteration stay where they are: a worker that holds one computes it,
+            // and the parameter server keeps the result until the step begins.
+            _paused = true;
+            string reason = $"{workers.Count} live workers, the run needs at least {needed} (--min-workers)";
+            _log.Warning("Run {RunId}: paused before iteration {Iteration}: {Reason}; waiting for workers to join", RunId, _iteration, reason);
+            Report(new RunEvent(RunId, "paused", reason, _iteration));
             return;
         }
         var (_, batch, microShards) = BatchOf(_iterationInEpoch);
@@ -200,17 +292,19 @@ public sealed class CoordinatorActor : ReceiveActor
         }
         else
         {
-            Dispatch(_iterationInEpoch, _iteration, _version, workers, _outstanding);
+            Dispatch(_iterationInEpoch, _iteration, _version, Dispatchable(workers), _outstanding);
         }
         _ahead.Clear();
         _aheadIteration = -1;
+        var deadline = Deadline();
+        if (deadline > TimeSpan.Zero) Timers.StartSingleTimer("overdue", new ShardsOverdue(_iteration, deadline), deadline);
         // Send the next iteration's shards now, for the version this step will produce: each worker
         // starts computing as soon as those weights reach it over the tensor link, instead of after
         // StepCompleted here and another Akka.Remote hop (the hop waits for a CPU while both cores
         // compute). Not across an epoch boundary, where validation runs in between.
         if (_iterationInEpoch + 1 < _iterationsPerEpoch)
         {
-            Dispatch(_iterationInEpoch + 1, _iteration + 1, _version + 1, workers, _ahead);
+            Dispatch(_iterationInEpoch + 1, _iteration + 1, _version + 1, Dispatchable(workers), _ahead);
             _aheadIteration = _iteration + 1;
         }
     }
@@ -246,11 +340,14 @@ public sealed class CoordinatorActor : ReceiveActor
     private void OnStepCompleted(StepCompleted step)
     {
         if (step.RunId != RunId || step.Iteration != _iteration) return;
+        Timers.Cancel("overdue");
         _version = step.Version;
         foreach (var t in step.Timings)
         {
             var worker = _workers.Values.FirstOrDefault(w => w.Id == t.WorkerId);
             if (worker is null || t.ComputeMilliseconds <= 0) continue;
+            worker.Strikes = 0;
+            worker.Measured = true;
             double speed = t.Samples / t.ComputeMilliseconds;
             worker.SamplesPerMs = 0.7 * worker.SamplesPerMs + 0.3 * speed;
         }
@@ -269,8 +366,33 @@ public sealed class CoordinatorActor : ReceiveActor
     private void OnShardRejected(ShardRejected rejected)
     {
         if (rejected.RunId != RunId || rejected.Iteration != _iteration || !_outstanding.TryGetValue(rejected.ShardId, out var entry)) return;
+        // A result of a worker the shard was taken from (it left, or failed before): the new one's is awaited.
+        if (!_workers.TryGetValue(entry.Worker, out var assignee) || assignee.Id != rejected.WorkerId) return;
         Report(new RunEvent(RunId, "shard_rejected", $"shard {rejected.ShardId} from {rejected.WorkerId}: {rejected.Reason}", _iteration));
         Reassign(rejected.ShardId, entry.Message, entry.Worker);
+        Strike(_workers.FirstOrDefault(w => w.Value.Id == rejected.WorkerId).Key, rejected.Reason);
+    }
+
+    // A bad peer (non-finite or malformed results, computations that throw) would have its shards
+    // computed again for ever: after MaxStrikes in a row it is told to leave and no longer gets work.
+    private void Strike(IActorRef? worker, string reason)
+    {
+        if (worker is null || !_workers.TryGetValue(worker, out var info) || ++info.Strikes < MaxStrikes) return;
+        string why = $"{info.Strikes} shards in a row were rejected or failed, the last: {reason}";
+        _log.Error("Run {RunId}: excluded worker {Worker}: {Reason}", RunId, info.Id, why);
+        Report(new RunEvent(RunId, "worker_excluded", $"{info.Id}: {why}", _iteration));
+        worker.Tell(new RunFinished(RunId, false, $"excluded from the run: {why}"));
+        RemoveWorker(worker);
+    }
+
+    private void OnShardFailed(ShardFailed failed)
+    {
+        if (failed.RunId != RunId) return;
+        var into = failed.Iteration == _iteration ? _outstanding : failed.Iteration == _aheadIteration ? _ahead : null;
+        if (into is null || !into.TryGetValue(failed.ShardId, out var entry) || !entry.Worker.Equals(Sender)) return;
+        Report(new RunEvent(RunId, "shard_failed", $"shard {failed.ShardId} of iteration {failed.Iteration} on {failed.WorkerId}: {failed.Reason}", _iteration));
+        Reassign(failed.ShardId, entry.Message, entry.Worker, into);
+        Strike(Sender, failed.Reason);
     }
 
     private void Reassign(int shardId, ComputeGradients message, IActorRef previous) => Reassign(shardId, message, previous, _outstanding);
@@ -278,8 +400,15 @@ public sealed class CoordinatorActor : ReceiveActor
     private void Reassign(int shardId, ComputeGradients message, IActorRef previous, Dictionary<int, (ComputeGradients Message, IActorRef Worker)> into)
     {
         var candidates = ReadyWorkers.ToList();
-        if (candidates.Count == 0) return;
-        var target = candidates.FirstOrDefault(w => !w.Equals(previous)) ?? candidates[0];
+        if (candidates.Count == 0)
+        {
+            // Kept under the worker that left: the next worker that is ready takes it (OnReady).
+            into[shardId] = (message, previous);
+            _log.Warning("Run {RunId}: no live worker for shard {Shard} of iteration {Iteration}; waiting for one to join", RunId, shardId, message.Iteration);
+            Report(new RunEvent(RunId, "paused", $"no live worker for shard {shardId} of iteration {message.Iteration}", _iteration));
+            return;
+        }
+        var target = Dispatchable(candidates).FirstOrDefault(w => !w.Equals(previous)) ?? candidates.FirstOrDefault(w => !w.Equals(previous)) ?? candidates[0];
         into[shardId] = (message, target);
         Report(new RunEvent(RunId, "shard_reassigned", $"shard {shardId} of iteration {message.Iteration} ({message.SampleIndices.Length} samples) to {_workers[target].Id}", _iteration));
         target.Tell(message);
@@ -351,6 +480,8 @@ public sealed class CoordinatorActor : ReceiveActor
             if (saved.Error is not null) _log.Error("Run {RunId}: checkpoint {Path} failed: {Error}", RunId, saved.Path, saved.Error);
         });
         Receive<StepCompleted>(_ => { });
+        Receive<ShardAccepted>(_ => { });
+        Receive<ShardsOverdue>(_ => { });
         Receive<Status.Failure>(f => Fail($"evaluation failed: {f.Cause?.GetBaseException().Message}"));
     }
 

@@ -16,4 +16,18 @@ public sealed record CoordinatorSettings(
     int MaxWorkers,
     string? CheckpointDirectory,
     IActorRef Reporter,
-    IActorRef ParameterServer);
+    IActorRef ParameterServer)
+{
+    /// <summary>
+    /// How long a shard may take before its speed is known (the first iterations); once measured, a shard
+    /// is overdue after five times its expected time (at least <see cref="MinimumShardTimeout"/>). An
+    /// overdue shard is given to another worker and its worker gets no new shards for a while.
+    /// </summary>
+    public TimeSpan ShardTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Fewer live workers than this pause the run before its next iteration (default 1).</summary>
+    public int MinLiveWorkers { get; init; } = 1;
+
+    /// <summary>The shortest time-out of a shard whose speed is measured.</summary>
+    public TimeSpan MinimumShardTimeout { get; init; } = TimeSpan.FromSeconds(2);
+}

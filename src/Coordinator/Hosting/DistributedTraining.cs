@@ -49,7 +49,11 @@ public static class DistributedTraining
         var reporter = system.ActorOf(RunReporter.Props(output, metrics, completion, started), "reporter");
         ClusterSetup.StartSingleton(system, ClusterSetup.ParameterServerName, ParameterServerActor.Props());
         var parameterServer = ClusterSetup.ParameterServerProxy(system);
-        var coordinatorSettings = new CoordinatorSettings(plan, data.Train, data.Test, c.MinWorkers, c.MaxWorkers, run?.CheckpointDirectory, reporter, parameterServer);
+        var coordinatorSettings = new CoordinatorSettings(plan, data.Train, data.Test, c.MinWorkers, c.MaxWorkers, run?.CheckpointDirectory, reporter, parameterServer)
+        {
+            ShardTimeout = TimeSpan.FromSeconds(c.ShardTimeoutSeconds),
+            MinLiveWorkers = c.MinLiveWorkers,
+        };
         ClusterSetup.StartSingleton(system, ClusterSetup.CoordinatorName, CoordinatorActor.Props(coordinatorSettings));
         var latencyProbe = system.ActorOf(RemoteLatencyProbe.Props(), "latency-probe");
 

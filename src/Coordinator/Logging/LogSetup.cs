@@ -29,7 +29,8 @@ public static class LogSetup
                 .WriteTo.Console(
                     restrictedToMinimumLevel: verbose ? LogEventLevel.Debug : LogEventLevel.Warning,
                     standardErrorFromLevel: LogEventLevel.Verbose,
-                    outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}{Exception}"));
+                    // One line per event on the console; stack traces go to the log file (or here with --verbose).
+                    outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}" + (verbose ? "{Exception}" : "")));
         if (logDirectory is not null)
             config = config.WriteTo.File(Path.Combine(logDirectory, node + ".log"),
                 outputTemplate: "{Timestamp:yyyy-MM-dd HH:mm:ss.fff} [{Level:u3}] [{Node}] {Message:lj} {Properties}{NewLine}{Exception}");

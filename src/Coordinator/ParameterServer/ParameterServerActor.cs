@@ -182,8 +182,13 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
         // Added into the exact sum (or refused): the decoded gradient's arrays can be reused.
         TensorBufferPool.Return(shard.GradientFixedPoint);
         if (!Accepted(verdict, reason, shard, "shard", shard.Iteration, shard.ShardId, shard.WorkerId)) return;
-        if (_aggregator.IsComplete) ApplyStep();
-        else if (_aggregator is { TailComplete: true, TailApplied: false }) ApplyTail();
+        if (_aggregator.IsComplete)
+        {
+            ApplyStep();
+            return;
+        }
+        _coordinator.Tell(new ShardAccepted(RunId, shard.Iteration, shard.ShardId, shard.WorkerId));
+        if (_aggregator is { TailComplete: true, TailApplied: false }) ApplyTail();
     }
 
     private void OnTail(GradientTail tail)

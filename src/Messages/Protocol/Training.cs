@@ -88,6 +88,12 @@ public sealed record GradientTail(string RunId, long Iteration, long Version, in
 /// <summary>The parameter server rejected a shard (stale, foreign, wrong length, not finite); the coordinator re-assigns its samples.</summary>
 public sealed record ShardRejected(string RunId, long Iteration, int ShardId, string WorkerId, string Reason) : IControlMessage;
 
+/// <summary>The parameter server added a shard to its iteration; the coordinator no longer waits for it.</summary>
+public sealed record ShardAccepted(string RunId, long Iteration, int ShardId, string WorkerId) : IControlMessage;
+
+/// <summary>A worker could not compute a shard (its computation threw); the coordinator re-assigns the shard's samples.</summary>
+public sealed record ShardFailed(string RunId, long Iteration, int ShardId, string WorkerId, string Reason) : IControlMessage;
+
 /// <summary>How long one worker took for one shard, for speed-proportional sharding.</summary>
 public sealed record ShardTiming(string WorkerId, int Samples, double ComputeMilliseconds);
 

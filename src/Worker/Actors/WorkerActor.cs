@@ -284,6 +284,9 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
         Receive<Failed>(f =>
         {
             _log.Error(f.Error, "Worker {Worker} failed to compute shard {Shard}", _settings.WorkerId, f.Request.ShardId);
+            // The coordinator gives the shard to another worker: the iteration must not wait for it.
+            _settings.Coordinator.Tell(new ShardFailed(RunId, f.Request.Iteration, f.Request.ShardId, _settings.WorkerId,
+                $"{f.Error.GetType().Name}: {f.Error.Message}"));
             Become(Ready);
             Stash.UnstashAll();
         });

@@ -46,6 +46,38 @@ public sealed class RealProcessTests : IDisposable
         Assert.Empty(ProcessesMentioning(_out));
     }
 
+    [Fact]
+    public async Task A_worker_process_killed_mid_epoch_costs_no_sample_and_the_run_finishes_on_the_others()
+    {
+        var run = Task.Run(() => CliRunner.Run("train", "--workers", "3", "--model", "keras-mnist-cnn", "--epochs", "3", "--batch", "64",
+            "--lr", "0.05", "--momentum", "0.9", "--data-dir", CliRunner.SliceDirectory, "--out", _out, "--worker-timeout", "60"));
+        string metrics = Path.Combine(_out, "metrics.jsonl");
+        bool EpochDone() => File.Exists(metrics) && File.ReadAllLines(metrics).Any(l => l.Contains("\"kind\": \"epoch\"", StringComparison.Ordinal)
+            || l.Contains("\"kind\":\"epoch\"", StringComparison.Ordinal));
+        Assert.True(SpinWait.SpinUntil(() => EpochDone() || run.IsCompleted, TimeSpan.FromSeconds(180)), "no epoch ended");
+        Assert.False(run.IsCompleted, "the run ended before a worker could be killed");
+        // Well into the second epoch, SIGKILL the worker's own process (no launcher in front of it).
+        await Task.Delay(1500);
+        int victim = Assert.Single(ProcessesMentioning(_out), pid => File.ReadAllText($"/proc/{pid}/cmdline").Split('\0').Contains("worker-2"));
+        Process.GetProcessById(victim).Kill();
+
+        var (exit, output, error) = await run;
+        Assert.True(exit == 0, error + output);
+        var rows = File.ReadAllLines(metrics).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        var epochs = rows.Where(r => r.GetProperty("kind").GetString() == "epoch").ToList();
+        Assert.Equal(3, epochs.Count);
+        Assert.All(epochs, e => Assert.Equal(1800, e.GetProperty("samples").GetInt32()));
+        var events = rows.Where(r => r.GetProperty("kind").GetString() == "event")
+            .Select(r => (Event: r.GetProperty("event").GetString(), Detail: r.GetProperty("detail").GetString() ?? "")).ToList();
+        // Noticed by its shard's time-out or by the cluster removing the node, whichever came first; its
+        // requests (there is always one, sent an iteration ahead) went to the other workers.
+        Assert.Contains(events, e => (e.Event == "worker_left" && e.Detail == "worker-2") || (e.Event == "shard_timed_out" && e.Detail.Contains("on worker-2:", StringComparison.Ordinal)));
+        Assert.Contains(events, e => e.Event == "shard_reassigned");
+        Assert.Matches(@"(?m)^test: loss=\d+\.\d+ top1=0\.\d+ top5=[01]\.\d+$", output);
+        SpinWait.SpinUntil(() => !ProcessesMentioning(_out).Any(), TimeSpan.FromSeconds(10));
+        Assert.Empty(ProcessesMentioning(_out));
+    }
+
     private static (int Exit, string Error) RunWorker(params string[] args)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };

@@ -13,17 +13,8 @@ public sealed class EquivalenceTests(ITestOutputHelper output)
 {
     private const int Batch = 32, Iterations = 5;
 
-    private static float[] SingleProcess(string model, float inputMean = 0f, float inputStd = 1f)
-    {
-        var spec = TestPlans.Spec(model);
-        var reference = spec.Build();
-        reference.InitializeWeights(7);
-        var trainer = new Trainer(reference, new Sgd(TestPlans.Optimizer));
-        var data = TestPlans.Data.Train.Slice(0, Batch * Iterations);
-        if (inputMean != 0f || inputStd != 1f) data.Standardize(inputMean, inputStd);
-        trainer.Fit(data, new FitOptions(BatchSize: Batch, Epochs: 1, ValidationSplit: 0, Seed: 7));
-        return reference.Weights;
-    }
+    private static float[] SingleProcess(string model, float inputMean = 0f, float inputStd = 1f) =>
+        TestPlans.SingleProcessWeights(model, Batch, Batch * Iterations, inputMean, inputStd);
 
     private static async Task<float[]> Distributed(string model, double[] throttles, float inputMean = 0f, float inputStd = 1f, bool tensorLink = true)
     {

@@ -42,7 +42,10 @@ internal sealed class InProcessCluster : IDisposable
     /// <param name="throttles">One worker node per entry, slowed by that factor.</param>
     /// <param name="extraWorker">An additional (misbehaving) worker actor.</param>
     /// <param name="tensorLink">Whether the parameter server offers tensor links; if not, tensors travel over Akka.Remote as chunks.</param>
-    public static InProcessCluster Start(RunPlan plan, IReadOnlyList<double> throttles, Func<ActorSystem, IActorRef, Props>? extraWorker = null, bool tensorLink = true)
+    /// <param name="shardTimeout">How long a shard may take before worker speeds are measured (default 30 s).</param>
+    /// <param name="minLiveWorkers">Fewer live workers pause the run (default 1).</param>
+    public static InProcessCluster Start(RunPlan plan, IReadOnlyList<double> throttles, Func<ActorSystem, IActorRef, Props>? extraWorker = null, bool tensorLink = true,
+        TimeSpan? shardTimeout = null, int minLiveWorkers = 1)
     {
         var cluster = new InProcessCluster { Plan = plan };
         var coordinator = ClusterSetup.Start(new ClusterOptions(ClusterOptions.CoordinatorRole, "127.0.0.1", 0, null, [], TensorLink: tensorLink));
@@ -60,7 +63,11 @@ internal sealed class InProcessCluster : IDisposable
         var data = TestPlans.Data;
         ClusterSetup.StartSingleton(coordinator, ClusterSetup.CoordinatorName, CoordinatorActor.Props(
             new CoordinatorSettings(plan, data.Train, data.Test, MinWorkers: throttles.Count + (extraWorker is null ? 0 : 1), MaxWorkers: 16,
-                CheckpointDirectory: null, reporter, cluster.ParameterServer)));
+                CheckpointDirectory: null, reporter, cluster.ParameterServer)
+            {
+                ShardTimeout = shardTimeout ?? TimeSpan.FromSeconds(30),
+                MinLiveWorkers = minLiveWorkers,
+            }));
 
         for (int i = 0; i < throttles.Count; i++)
         {
@@ -76,6 +83,15 @@ internal sealed class InProcessCluster : IDisposable
             system.ActorOf(extraWorker(system, ClusterSetup.CoordinatorProxy(system)), "worker");
         }
         return cluster;
+    }
+
+    /// <summary>Starts one more worker node (full speed), as a worker joining mid-run.</summary>
+    public void AddWorker(string workerId)
+    {
+        var system = StartWorkerNode();
+        var data = TestPlans.Data;
+        system.ActorOf(WorkerActor.Props(new WorkerSettings(workerId, data.Train, data.Fingerprint, 1, ClusterSetup.CoordinatorProxy(system),
+            TimeSpan.FromSeconds(60), new TaskCompletionSource<WorkerExit>(), 1.0)), "worker");
     }
 
     private ActorSystem StartWorkerNode()

@@ -41,6 +41,7 @@ public sealed class ProtocolHygieneTests : TestKit
         Assert.Contains("non-finite", ExpectMsg<ShardRejected>().Reason);
 
         server.Tell(Shard(0, 0));                                              // the recomputed shards
+        Assert.Equal(0, ExpectMsg<ShardAccepted>().ShardId);                   // the coordinator stops waiting for it
         server.Tell(Shard(0, 0));                                              // a late duplicate: dropped
         server.Tell(Shard(0, 1));
         var step = ExpectMsg<StepCompleted>();
@@ -52,6 +53,7 @@ public sealed class ProtocolHygieneTests : TestKit
         server.Tell(new BeginStep(_plan.RunId, 1, 0, 1, 16, 2, 0.05f), TestActor);
         server.Tell(Shard(1, 0, version: 1));
         server.Tell(Shard(1, 1, version: 1));
+        ExpectMsg<ShardAccepted>();
         var next = ExpectMsg<StepCompleted>();
         Assert.Equal(3, next.DroppedShards);
 
@@ -69,6 +71,7 @@ public sealed class ProtocolHygieneTests : TestKit
         server.Tell(Shard(0, 1));
         ExpectNoMsg(TimeSpan.FromMilliseconds(200));
         server.Tell(new BeginStep(_plan.RunId, 0, 0, 0, 16, 2, 0.05f), TestActor);
+        ExpectMsg<ShardAccepted>();
         Assert.Equal(16, ExpectMsg<StepCompleted>().Samples);
     }
 }

@@ -1,6 +1,7 @@
 using Distributed.Engine.Data;
 using Distributed.Engine.Models;
 using Distributed.Engine.Optimizers;
+using Distributed.Engine.Training;
 using Distributed.Messages.Protocol;
 
 namespace Distributed.Integration.Tests.Cluster;
@@ -27,6 +28,28 @@ internal static class TestPlans
     public static ModelSpec Spec(string model) => model == "small-cnn" ? ModelSpec.Parse(SmallCnn) : BuiltInModels.Get(model);
 
     public static readonly SgdOptions Optimizer = new(LearningRate: 0.05f, Momentum: 0.9f, WeightDecay: 5e-4f);
+
+    /// <summary>The weights single-process training reaches on the first <paramref name="samples"/> of the slice (seed 7, one epoch, no validation).</summary>
+    public static float[] SingleProcessWeights(string model, int batch, int samples, float inputMean = 0f, float inputStd = 1f)
+    {
+        var reference = Spec(model).Build();
+        reference.InitializeWeights(7);
+        var trainer = new Trainer(reference, new Sgd(Optimizer));
+        var data = Data.Train.Slice(0, samples);
+        if (inputMean != 0f || inputStd != 1f) data.Standardize(inputMean, inputStd);
+        trainer.Fit(data, new FitOptions(BatchSize: batch, Epochs: 1, ValidationSplit: 0, Seed: 7));
+        return reference.Weights;
+    }
+
+    /// <summary>The largest relative difference between two weight vectors (relative to max(|expected|, 0.01)).</summary>
+    public static double WorstRelativeError(float[] expected, float[] actual)
+    {
+        if (expected.Length != actual.Length) throw new ArgumentException($"{expected.Length} against {actual.Length} weights");
+        double worst = 0;
+        for (int i = 0; i < expected.Length; i++)
+            worst = Math.Max(worst, Math.Abs(expected[i] - actual[i]) / Math.Max(Math.Abs(expected[i]), 1e-2));
+        return worst;
+    }
 
     public static RunPlan Plan(string model, int trainCount, int batch, int microShard, int epochs = 1, ulong seed = 7,
         float inputMean = 0f, float inputStd = 1f) => new(

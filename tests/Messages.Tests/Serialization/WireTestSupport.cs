@@ -42,6 +42,8 @@ internal static class WireTestSupport
             [nameof(BeginStep)] = _ => new BeginStep("run-1", 17, 2, 16, 256, 8, 0.05f),
             [nameof(ComputeGradients)] = _ => new ComputeGradients("run-1", 17, 2, 16, 3, 4, [5, 9, 1, int.MaxValue, 0]),
             [nameof(ShardRejected)] = _ => new ShardRejected("run-1", 17, 3, "worker-1", "stale version 15, expected 16"),
+            [nameof(ShardAccepted)] = _ => new ShardAccepted("run-1", 17, 3, "worker-1"),
+            [nameof(ShardFailed)] = _ => new ShardFailed("run-1", 17, 3, "worker-1", "InsufficientExecutionStackException: insufficient stack"),
             [nameof(StepCompleted)] = _ => new StepCompleted("run-1", 17, 17, 123.456, 200, 256,
                 new List<ShardTiming> { new("worker-1", 128, 12.5), new("worker-2", 128, 14.25) }, 1, 2),
             [nameof(GetWeights)] = _ => new GetWeights("run-1"),

@@ -1,0 +1,70 @@
+using Distributed.Messages.Protocol;
+
+namespace Distributed.Integration.Tests.Cluster;
+
+/// <summary>
+/// Workers that stop answering, whose computations fail, or that leave: the run goes on with the
+/// others, pauses below --min-workers and resumes when a worker joins, and every sample is computed once.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public sealed class WorkerFaultTests
+{
+    private const int Batch = 32, Samples = 128;
+
+    private static RunPlan Plan() => TestPlans.Plan("seed-simple", trainCount: Samples, batch: Batch, microShard: 8);
+
+    private static void AssertSameWeightsAsSingleProcess(WeightsSnapshot snapshot)
+    {
+        double worst = TestPlans.WorstRelativeError(TestPlans.SingleProcessWeights("seed-simple", Batch, Samples), snapshot.Weights);
+        Assert.True(worst <= 1e-5, $"worst relative error {worst:E2}");
+    }
+
+    [Fact]
+    public async Task A_shard_of_a_worker_that_stops_answering_is_given_to_another_after_its_time_out_with_the_same_result()
+    {
+        using var cluster = InProcessCluster.Start(Plan(), [1.0], ScriptedWorker.Factory("stopped", (_, _, _) => { }), shardTimeout: TimeSpan.FromSeconds(2));
+        await cluster.WaitAsync(TimeSpan.FromSeconds(120));
+
+        Assert.Equal(Samples, Assert.Single(cluster.Epochs).Metrics.Samples);
+        var timedOut = cluster.Events.Where(e => e.Event == "shard_timed_out").ToList();
+        Assert.NotEmpty(timedOut);
+        Assert.All(timedOut, e => Assert.Contains("on stopped: not back after", e.Detail));
+        // On probation after its first overdue shard: it gets no new shards, so one iteration waits, not every one.
+        Assert.All(timedOut, e => Assert.Equal(timedOut[0].Iteration, e.Iteration));
+        AssertSameWeightsAsSingleProcess(await cluster.WeightsAsync());
+    }
+
+    [Fact]
+    public async Task A_worker_whose_computations_fail_has_its_shards_computed_elsewhere_and_is_excluded()
+    {
+        using var cluster = InProcessCluster.Start(Plan(), [1.0], ScriptedWorker.Factory("failing", (context, c, _) =>
+            context.Sender.Tell(new ShardFailed(c.RunId, c.Iteration, c.ShardId, "failing", "InvalidOperationException: out of luck"), context.Self)));
+        await cluster.WaitAsync(TimeSpan.FromSeconds(120));
+
+        Assert.Equal(Samples, Assert.Single(cluster.Epochs).Metrics.Samples);
+        Assert.Contains(cluster.Events, e => e.Event == "shard_failed" && e.Detail.Contains("out of luck", StringComparison.Ordinal));
+        Assert.Contains(cluster.Events, e => e.Event == "worker_excluded" && e.Detail.StartsWith("failing:", StringComparison.Ordinal));
+        AssertSameWeightsAsSingleProcess(await cluster.WeightsAsync());
+    }
+
+    [Fact]
+    public async Task Fewer_workers_than_the_minimum_pause_the_run_and_a_joining_worker_resumes_it()
+    {
+        // Two workers required; one leaves at its first request, so the run pauses until another joins.
+        using var cluster = InProcessCluster.Start(Plan(), [1.0], ScriptedWorker.Factory("leaving", (context, _, _) => context.Stop(context.Self)), minLiveWorkers: 2);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (!cluster.Events.Any(e => e.Event == "paused") && DateTime.UtcNow < deadline) await Task.Delay(100);
+        var paused = Assert.Single(cluster.Events, e => e.Event == "paused");
+        Assert.Contains("the run needs at least 2 (--min-workers)", paused.Detail);
+        Assert.False(cluster.Completion.IsCompleted);
+
+        cluster.AddWorker("worker-late");
+        await cluster.WaitAsync(TimeSpan.FromSeconds(120));
+
+        Assert.Contains(cluster.Events, e => e.Event == "resumed");
+        var epoch = Assert.Single(cluster.Epochs);
+        Assert.Equal(Samples, epoch.Metrics.Samples);
+        Assert.Equal(2, epoch.Workers);
+        AssertSameWeightsAsSingleProcess(await cluster.WeightsAsync());
+    }
+}
