@@ -21,7 +21,8 @@ public static class TrainCommand
                      [--validation-split F] [--seed S] [--standardize] [--data-dir DIR] [--out DIR] [--verbose]
                cluster:        [--min-workers K] [--max-workers K] [--host H] [--port P] [--public-hostname X]
                                [--seed-node ADDRESS] [--threads-per-worker T] [--micro-shard S] [--worker-timeout SECONDS]
-                               [--shard-timeout SECONDS] [--tensor-port P] [--no-tensor-link]
+                               [--shard-timeout SECONDS] [--tensor-port P] [--no-tensor-link] [--checkpoint-every K]
+               resume:         train --resume DIR
                single process: [--threads T] [--init-from FILE.ckpt] [--freeze-up-to LAYER]
 
         Trains a model on Fashion-MNIST and prints Keras-style epoch lines, then
@@ -54,6 +55,10 @@ public static class TrainCommand
           --threads-per-worker  engine threads of each local worker (default 1)
           --micro-shard         samples per micro-shard, the unit of work and of exact gradient summation (default 16)
           --worker-timeout      seconds to wait for the first workers (default 120)
+          --checkpoint-every    also checkpoint every K iterations (default 100; 0: only at each epoch's end); the
+                                last three are kept in checkpoints/iter-*.ckpt
+          --resume DIR          continue the cluster run whose --out is DIR from its newest checkpoint that loads
+                                (falling back to older ones), with the arguments it was started with
           --shard-timeout       seconds a shard may take before worker speeds are measured (default 30); then
                                 five times its expected time, at least 2 s. A late shard goes to another worker
           --tensor-port         TCP port on which the parameter server takes workers' tensor links (weights and
@@ -71,6 +76,7 @@ public static class TrainCommand
     /// <summary>Runs the command.</summary>
     public static int Run(ArgumentReader reader, TextWriter output)
     {
+        if (reader.Has("--resume")) return Resume(reader, output);
         bool verbose = reader.Has("--verbose");
         var settings = TrainSettings.Read(reader);
         if (!settings.SingleProcess) return Hosting.DistributedTraining.Run(settings, verbose, output);
@@ -117,6 +123,33 @@ public static class TrainCommand
         }
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"test: loss={test.Loss:F4} top1={test.Top1:F4} top5={test.Top5:F4}"));
         return ExitCodes.Ok;
+    }
+
+    // train --resume DIR: the run's own arguments (recorded at its start) from its newest checkpoint that loads.
+    private static int Resume(ArgumentReader reader, TextWriter output)
+    {
+        string dir = reader.String("--resume") ?? throw new UsageException("--resume needs the run folder to continue (the --out of that run)");
+        bool verbose = reader.Flag("--verbose");
+        var others = reader.Arguments.Where(a => a.StartsWith("--", StringComparison.Ordinal) && a is not "--resume" and not "--verbose").ToList();
+        if (others.Count > 0)
+            throw new UsageException($"--resume continues a run with the settings it was started with; drop {string.Join(" ", others)}");
+        var run = new RunFolder(dir);
+        string command = Path.Combine(run.Root, ResumePoint.CommandFile);
+        if (!File.Exists(command))
+            throw new UsageException($"--resume {dir}: there is no {ResumePoint.CommandFile}; point it at the --out folder of a cluster run (train --workers ...)");
+        if (File.Exists(run.FinalCheckpointPath))
+            throw new Engine.EngineException($"--resume {dir}: the run finished ({run.FinalCheckpointPath} exists); there is nothing to resume");
+        string[] args;
+        try { args = System.Text.Json.JsonSerializer.Deserialize<string[]>(File.ReadAllText(command)) ?? []; }
+        catch (System.Text.Json.JsonException e) { throw new Engine.EngineException($"--resume {dir}: {ResumePoint.CommandFile} is damaged ({e.Message})"); }
+        var point = ResumePoint.Find(run.CheckpointDirectory);
+        foreach (var skipped in point?.Skipped ?? []) output.WriteLine($"skipped damaged checkpoint {skipped}");
+        if (point is null)
+            throw new Engine.EngineException($"--resume {dir}: no checkpoint in {run.CheckpointDirectory} loads; start the run again without --resume");
+        var settings = TrainSettings.Read(new ArgumentReader(args)) with { OutDirectory = run.Root, Resume = point };
+        settings = settings with { Arguments = args };
+        output.WriteLine($"resuming from {point.Path} (iteration {point.Iteration})");
+        return Hosting.DistributedTraining.Run(settings, verbose, output);
     }
 
     /// <summary>Keras's end-of-epoch line, plus throughput.</summary>

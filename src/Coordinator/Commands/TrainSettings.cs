@@ -19,12 +19,21 @@ public sealed record TrainSettings(
     bool Standardize,
     int Threads)
 {
+    /// <summary>The arguments as given (a cluster run records them for <c>--resume</c>).</summary>
+    public IReadOnlyList<string> Arguments { get; init; } = [];
+
+    /// <summary>Checkpoint every this many iterations besides each epoch's end (cluster runs; 0: epoch ends only).</summary>
+    public int CheckpointEvery { get; init; }
+
+    /// <summary>Where a resumed run continues, or null.</summary>
+    public Runs.ResumePoint? Resume { get; init; }
+
     /// <summary>Option names <c>train</c> accepts.</summary>
     public static readonly string[] Names =
     [
         .. ModelArguments.Names, "--single-process", "--epochs", "--batch", "--lr", "--momentum", "--nesterov", "--weight-decay",
         "--lr-decay", "--lr-step-epochs", "--lr-step-gamma", "--validation-split", "--seed", "--data-dir", "--out",
-        "--init-from", "--freeze-up-to", "--standardize", "--threads", "--verbose", .. ClusterArguments.Names,
+        "--init-from", "--freeze-up-to", "--standardize", "--threads", "--verbose", "--checkpoint-every", "--resume", .. ClusterArguments.Names,
     ];
 
     /// <summary>Reads and validates the options.</summary>
@@ -50,7 +59,13 @@ public sealed record TrainSettings(
         if (single && cluster.Requested) throw new UsageException("--single-process cannot be combined with --workers, --seed-node or other cluster options");
         if (!single && !cluster.Requested) throw new UsageException("choose --workers N (N worker processes on this machine, or 0 to wait for external workers) or --single-process");
         var settings = new TrainSettings(model, single, fit, sgd,
-            r.String("--data-dir"), r.String("--out"), r.String("--init-from"), r.String("--freeze-up-to"), cluster, r.Flag("--standardize"), r.Int("--threads", 1, 1, 256));
+            r.String("--data-dir"), r.String("--out"), r.String("--init-from"), r.String("--freeze-up-to"), cluster, r.Flag("--standardize"), r.Int("--threads", 1, 1, 256))
+        {
+            Arguments = r.Arguments,
+            CheckpointEvery = r.Int("--checkpoint-every", single ? 0 : 100, 0, int.MaxValue),
+        };
+        if (single && settings.CheckpointEvery != 0)
+            throw new UsageException("--checkpoint-every is for cluster runs in this build; a single-process run checkpoints at each epoch's end");
         if (!single && (settings.InitFrom is not null || settings.FreezeUpTo is not null))
             throw new UsageException("--init-from and --freeze-up-to work with --single-process only in this build");
         if (!single && settings.Threads != 1)

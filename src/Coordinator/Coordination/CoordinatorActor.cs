@@ -51,6 +51,12 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private readonly Engine.Data.Dataset _validation;
     // No iteration runs: fewer live workers than --min-workers; the next one that is ready resumes.
     private bool _paused;
+    private bool _started;
+    // Samples trained in this process in the current epoch (a resumed epoch also counts those before the checkpoint).
+    private int _epochSamplesHere;
+    // Periodic checkpoints written, oldest first; the last few are kept.
+    private readonly Queue<string> _periodic = new();
+    private const int KeepPeriodicCheckpoints = 3;
 
     private sealed class WorkerInfo(string id)
     {
@@ -85,6 +91,11 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         _iterationsPerEpoch = EpochOrder.Iterations(_plan.TrainCount, _plan.GlobalBatch);
         _sgd = new Engine.Optimizers.Sgd(_plan.Sgd());
         _validation = settings.Train.Slice(_plan.TrainCount, settings.Train.Count - _plan.TrainCount);
+        if (settings.Resume is { } resume)
+        {
+            _iteration = resume.Iteration;
+            _epoch = (int)(resume.Iteration / _iterationsPerEpoch);
+        }
         Become(WaitingForWorkers);
     }
 
@@ -155,10 +166,12 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         info.Ready = true;
         Report(new RunEvent(RunId, "worker_joined", info.Id, _iteration));
         int count = ReadyWorkers.Count();
-        if (_version == 0 && _iteration == 0 && count >= _settings.MinWorkers && _epochStart == default)
+        if (!_started && count >= _settings.MinWorkers)
         {
-            _log.Info("Run {RunId}: {Count} workers ready, starting", RunId, count);
-            _settings.ParameterServer.Tell(new StartRun(RunId, _plan, [.. ReadyWorkers]));
+            _started = true;
+            _log.Info("Run {RunId}: {Count} workers ready, starting{From}", RunId, count,
+                _settings.Resume is { } r ? $" from {r.Path} at iteration {r.Iteration}" : "");
+            _settings.ParameterServer.Tell(new StartRun(RunId, _plan, [.. ReadyWorkers], _settings.Resume?.Path));
             Become(StartingRun);
         }
         else if (_epochStart != default)
@@ -194,10 +207,12 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private void StartEpoch()
     {
         EpochOrder.Fill(_order, _plan.Seed, _epoch, shuffle: true);
-        _iterationInEpoch = 0;
-        _epochLoss = 0;
-        _epochCorrect = 0;
-        _epochSamples = 0;
+        _iterationInEpoch = (int)(_iteration - (long)_epoch * _iterationsPerEpoch);
+        var resumed = _iterationInEpoch > 0 ? _settings.Resume : null;
+        _epochLoss = resumed?.EpochLossSum ?? 0;
+        _epochCorrect = resumed?.EpochCorrect ?? 0;
+        _epochSamples = resumed?.EpochSamples ?? 0;
+        _epochSamplesHere = 0;
         _epochStart = DateTime.UtcNow;
         Become(Training);
         StartIteration();
@@ -217,6 +232,25 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             if (info is not null) info.SuspectUntil = default;
         });
         Receive<ShardsOverdue>(OnOverdue);
+        Receive<CheckpointSaved>(OnCheckpointSaved);
+    }
+
+    // Epoch checkpoints stay; of the periodic ones (iter-*.ckpt) the last few are kept.
+    private void OnCheckpointSaved(CheckpointSaved saved)
+    {
+        if (saved.Error is not null)
+        {
+            _log.Error("Run {RunId}: checkpoint {Path} failed: {Error}", RunId, saved.Path, saved.Error);
+            return;
+        }
+        if (!Path.GetFileName(saved.Path).StartsWith("iter-", StringComparison.Ordinal)) return;
+        _periodic.Enqueue(saved.Path);
+        while (_periodic.Count > KeepPeriodicCheckpoints)
+        {
+            string old = _periodic.Dequeue();
+            try { File.Delete(old); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { _log.Warning("Run {RunId}: cannot delete old checkpoint {Path}: {Reason}", RunId, old, e.Message); }
+        }
     }
 
     // Workers that may get new shards: not on probation after an overdue shard (unless all are).
@@ -355,8 +389,15 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         _epochLoss += step.LossSum;
         _epochCorrect += step.Correct;
         _epochSamples += step.Samples;
+        _epochSamplesHere += step.Samples;
         _iteration++;
         _iterationInEpoch++;
+        if (_settings.CheckpointEvery > 0 && _iteration % _settings.CheckpointEvery == 0 && _iterationInEpoch < _iterationsPerEpoch && _settings.CheckpointDirectory is not null)
+        {
+            // Between two steps: the parameter server handles this before the next BeginStep.
+            string path = Path.Combine(_settings.CheckpointDirectory, $"iter-{_iteration:D9}.ckpt");
+            _settings.ParameterServer.Tell(new SaveCheckpoint(RunId, path, _epoch, _iteration, _epochSamples, _epochCorrect, _epochLoss));
+        }
         Report(new IterationEnded(RunId, _epoch + 1, _iterationInEpoch, _iterationsPerEpoch,
             _epochLoss / _epochSamples, (double)_epochCorrect / _epochSamples, ReadyWorkers.Count()));
         if (_iterationInEpoch < _iterationsPerEpoch) StartIteration();
@@ -461,7 +502,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             double seconds = _epochTrainingSeconds;
             var metrics = new EpochMetrics(_epoch + 1, _epochLoss / _epochSamples, (double)_epochCorrect / _epochSamples,
                 done.Result.Samples > 0 ? done.Result.Loss : null, done.Result.Samples > 0 ? done.Result.Top1 : null,
-                _epochSamples, _iterationsPerEpoch, seconds, _epochSamples / Math.Max(seconds, 1e-9), _learningRate);
+                _epochSamples, _iterationsPerEpoch, seconds, _epochSamplesHere / Math.Max(seconds, 1e-9), _learningRate);
             Report(new EpochEnded(RunId, metrics, ReadyWorkers.Count(), _plan.Epochs));
             if (_settings.CheckpointDirectory is not null)
                 _settings.ParameterServer.Tell(new SaveCheckpoint(RunId, Path.Combine(_settings.CheckpointDirectory, $"epoch-{_epoch + 1:D4}.ckpt"), _epoch + 1, _iteration));
@@ -475,10 +516,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
                 .ContinueWith(t => (object)new EvaluationDone(Evaluate(t.Result, _settings.Test), Final: true), TaskContinuationOptions.OnlyOnRanToCompletion)
                 .PipeTo(Self);
         });
-        Receive<CheckpointSaved>(saved =>
-        {
-            if (saved.Error is not null) _log.Error("Run {RunId}: checkpoint {Path} failed: {Error}", RunId, saved.Path, saved.Error);
-        });
+        Receive<CheckpointSaved>(OnCheckpointSaved);
         Receive<StepCompleted>(_ => { });
         Receive<ShardAccepted>(_ => { });
         Receive<ShardsOverdue>(_ => { });

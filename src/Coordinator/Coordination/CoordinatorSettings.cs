@@ -28,6 +28,12 @@ public sealed record CoordinatorSettings(
     /// <summary>Fewer live workers than this pause the run before its next iteration (default 1).</summary>
     public int MinLiveWorkers { get; init; } = 1;
 
+    /// <summary>Besides each epoch's end, checkpoint every this many iterations (0: only at epoch ends).</summary>
+    public int CheckpointEvery { get; init; }
+
+    /// <summary>Where a resumed run continues (<c>train --resume</c>), or null for a fresh run.</summary>
+    public Runs.ResumePoint? Resume { get; init; }
+
     /// <summary>The shortest time-out of a shard whose speed is measured.</summary>
     public TimeSpan MinimumShardTimeout { get; init; } = TimeSpan.FromSeconds(2);
 }

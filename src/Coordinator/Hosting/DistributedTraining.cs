@@ -24,6 +24,9 @@ public static class DistributedTraining
     {
         var run = settings.OutDirectory is null ? null : new RunFolder(settings.OutDirectory);
         Logging.LogSetup.Configure(verbose, run?.LogDirectory);
+        // What --resume needs to start the run again the same way.
+        if (run is not null && settings.Resume is null)
+            File.WriteAllText(Path.Combine(run.Root, ResumePoint.CommandFile), System.Text.Json.JsonSerializer.Serialize(settings.Arguments));
         var inputs = TrainingInputs.Load(settings);
         var (data, spec) = (inputs.Data, inputs.Spec);
 
@@ -53,6 +56,8 @@ public static class DistributedTraining
         {
             ShardTimeout = TimeSpan.FromSeconds(c.ShardTimeoutSeconds),
             MinLiveWorkers = c.MinLiveWorkers,
+            CheckpointEvery = settings.CheckpointEvery,
+            Resume = settings.Resume,
         };
         ClusterSetup.StartSingleton(system, ClusterSetup.CoordinatorName, CoordinatorActor.Props(coordinatorSettings));
         var latencyProbe = system.ActorOf(RemoteLatencyProbe.Props(), "latency-probe");

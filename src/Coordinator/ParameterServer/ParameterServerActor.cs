@@ -6,6 +6,7 @@ using Distributed.Engine.Models;
 using Distributed.Engine.Optimizers;
 using Distributed.Engine.Training;
 using Distributed.Coordinator.Coordination;
+using Distributed.Coordinator.Runs;
 using Distributed.Messages.Protocol;
 using Distributed.Messages.Serialization;
 using Distributed.Messages.Transport;
@@ -87,6 +88,16 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
         _broadcast = new WeightsBroadcast(RunId, Self);
         _workers = [.. start.Workers];
         _version = 0;
+        if (start.ResumeFrom is not null)
+        {
+            // Weights, state and momentum after the checkpoint's iterations; each step bumped the version once.
+            var checkpoint = Checkpoint.Load(start.ResumeFrom);
+            checkpoint.Restore(_model, _velocity, start.ResumeFrom);
+            _version = checkpoint.Header.Iteration;
+            _lastIteration = _version - 1;
+            _log.Info("Run {RunId}: parameter server resumed from {Path} (epoch {Epoch}, iteration {Iteration})",
+                RunId, start.ResumeFrom, checkpoint.Header.Epoch, checkpoint.Header.Iteration);
+        }
         _log.Info("Run {RunId}: parameter server initialised {Parameters} parameters, broadcasting version 0 to {Workers} workers",
             RunId, _model.Weights.Length, _workers.Count);
         StartLink();
@@ -322,6 +333,13 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
     {
         if (save.RunId != RunId) { Drop(save, "another run"); return; }
         var settings = new InputScaling(_plan!.InputMean, _plan.InputStd).ToSettings().Append(new("run_id", RunId)).ToDictionary();
+        if (save.EpochSamples > 0)
+        {
+            var invariant = System.Globalization.CultureInfo.InvariantCulture;
+            settings[ResumeSettings.EpochSamples] = save.EpochSamples.ToString(invariant);
+            settings[ResumeSettings.EpochCorrect] = save.EpochCorrect.ToString(invariant);
+            settings[ResumeSettings.EpochLossSum] = save.EpochLossSum.ToString("R", invariant);
+        }
         var checkpoint = Checkpoint.Capture(_model!, _specJson, _velocity, save.Epoch, save.Iteration, settings);
         var replyTo = Sender;
         Task.Run(() =>

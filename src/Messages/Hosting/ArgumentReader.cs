@@ -16,6 +16,7 @@ public sealed class ArgumentReader
     public ArgumentReader(IEnumerable<string> args)
     {
         var list = args.ToList();
+        Arguments = list.AsReadOnly();
         for (int i = 0; i < list.Count; i++)
         {
             string a = list[i];
@@ -35,6 +36,9 @@ public sealed class ArgumentReader
 
     // "-5" or "-1e-3" is a value, "--x" an option.
     private static bool IsOptionName(string s) => s.StartsWith("--", StringComparison.Ordinal);
+
+    /// <summary>The arguments as given.</summary>
+    public IReadOnlyList<string> Arguments { get; }
 
     /// <summary>Arguments that are not options.</summary>
     public IReadOnlyList<string> Positionals => _positionals;

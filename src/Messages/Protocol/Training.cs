@@ -32,8 +32,12 @@ public sealed record RunPlan(
     float InputMean = 0f,
     float InputStd = 1f) : IControlMessage;
 
-/// <summary>The coordinator tells the parameter server the run and the workers that receive weights.</summary>
-public sealed record StartRun(string RunId, RunPlan Plan, IReadOnlyList<IActorRef> Workers) : IControlMessage;
+/// <summary>
+/// The coordinator tells the parameter server the run and the workers that receive weights. With
+/// <see cref="ResumeFrom"/> (a checkpoint file the parameter server's node can read) it starts from that
+/// checkpoint's weights, state and momentum, at its iteration, instead of the seed's initial weights.
+/// </summary>
+public sealed record StartRun(string RunId, RunPlan Plan, IReadOnlyList<IActorRef> Workers, string? ResumeFrom = null) : IControlMessage;
 
 /// <summary>The worker set changed; weight broadcasts go to exactly these workers.</summary>
 public sealed record WorkersChanged(string RunId, IReadOnlyList<IActorRef> Workers) : IControlMessage;

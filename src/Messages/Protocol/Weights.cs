@@ -18,8 +18,14 @@ public sealed record GetWeights(string RunId) : IControlMessage;
 /// <summary>The parameter server's answer to <see cref="GetWeights"/>.</summary>
 public sealed record WeightsSnapshot(string RunId, long Version, long Iteration, float[] Weights, float[] State) : ITensorMessage;
 
-/// <summary>The coordinator asks the parameter server to write a checkpoint.</summary>
-public sealed record SaveCheckpoint(string RunId, string Path, int Epoch, long Iteration) : IControlMessage;
+/// <summary>
+/// The coordinator asks the parameter server to write a checkpoint after <see cref="Iteration"/> iterations,
+/// <see cref="Epoch"/> of them complete. A checkpoint within an epoch carries the epoch's training figures so
+/// far (<see cref="EpochSamples"/>, <see cref="EpochCorrect"/>, <see cref="EpochLossSum"/>), so that a resumed
+/// run reports the whole epoch.
+/// </summary>
+public sealed record SaveCheckpoint(string RunId, string Path, int Epoch, long Iteration,
+    int EpochSamples = 0, long EpochCorrect = 0, double EpochLossSum = 0) : IControlMessage;
 
 /// <summary>A checkpoint was written (or not: <see cref="Error"/>).</summary>
 public sealed record CheckpointSaved(string RunId, string Path, string? Error) : IControlMessage;

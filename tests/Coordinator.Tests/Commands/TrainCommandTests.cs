@@ -136,6 +136,20 @@ public sealed class TrainCommandTests : IDisposable
     }
 
     [Fact]
+    public void Resume_takes_a_cluster_run_folder_and_no_other_settings()
+    {
+        var (exit, _, error) = CliRunner.Run("train", "--resume", _out, "--lr", "0.1");
+        Assert.Equal(2, exit);
+        Assert.Contains("drop --lr", error);
+        (exit, _, error) = CliRunner.Run("train", "--resume", _out);
+        Assert.Equal(2, exit);
+        Assert.Contains("command.json", error);
+        (exit, _, error) = CliRunner.Run("train", "--single-process", "--checkpoint-every", "5", "--data-dir", CliRunner.SliceDirectory);
+        Assert.Equal(2, exit);
+        Assert.Contains("--checkpoint-every is for cluster runs", error);
+    }
+
+    [Fact]
     public void Every_command_has_help()
     {
         foreach (var command in new[] { "summary", "train", "evaluate" })

@@ -78,6 +78,58 @@ public sealed class RealProcessTests : IDisposable
         Assert.Empty(ProcessesMentioning(_out));
     }
 
+    [Fact]
+    public void A_run_whose_coordinator_is_killed_resumes_from_its_newest_checkpoint_to_the_same_final_weights()
+    {
+        string[] Args(string dir) => ["train", "--workers", "2", "--model", "seed-simple", "--epochs", "3", "--batch", "32", "--lr", "0.05",
+            "--momentum", "0.9", "--data-dir", CliRunner.SliceDirectory, "--out", dir, "--checkpoint-every", "7", "--worker-timeout", "60"];
+        string uninterrupted = Path.Combine(_out, "uninterrupted"), killed = Path.Combine(_out, "killed");
+        var (exit, output, error) = CliRunner.Run(Args(uninterrupted));
+        Assert.True(exit == 0, error + output);
+
+        // The coordinator as its own process, SIGKILLed once it wrote a periodic checkpoint past the first epoch.
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Distributed.Coordinator.dll"));
+        foreach (var a in Args(killed)) info.ArgumentList.Add(a);
+        using (var coordinator = Process.Start(info)!)
+        {
+            coordinator.OutputDataReceived += (_, _) => { };
+            coordinator.ErrorDataReceived += (_, _) => { };
+            coordinator.BeginOutputReadLine();
+            coordinator.BeginErrorReadLine();
+            string checkpoints = Path.Combine(killed, "checkpoints");
+            bool Ready() => Directory.Exists(checkpoints) && Directory.GetFiles(checkpoints, "iter-*.ckpt").Any(f => string.CompareOrdinal(Path.GetFileName(f), "iter-000000063.ckpt") >= 0);
+            Assert.True(SpinWait.SpinUntil(() => Ready() || coordinator.HasExited, TimeSpan.FromSeconds(120)), "no periodic checkpoint was written");
+            Assert.False(coordinator.HasExited, "the run finished before it could be killed");
+            coordinator.Kill();
+            coordinator.WaitForExit(10_000);
+        }
+        foreach (int pid in ProcessesMentioning(killed)) Process.GetProcessById(pid).Kill(); // its orphaned workers
+        Assert.False(File.Exists(Path.Combine(killed, "checkpoints", "final.ckpt")));
+
+        var (resumedExit, resumedOutput, resumedError) = CliRunner.Run("train", "--resume", killed);
+        Assert.True(resumedExit == 0, resumedError + resumedOutput);
+        Assert.Matches(@"resuming from .*iter-\d{9}\.ckpt \(iteration \d+\)", resumedOutput);
+
+        var expected = Checkpoint.Load(Path.Combine(uninterrupted, "checkpoints", "final.ckpt"));
+        var actual = Checkpoint.Load(Path.Combine(killed, "checkpoints", "final.ckpt"));
+        Assert.Equal(expected.Header.Iteration, actual.Header.Iteration);
+        for (int i = 0; i < expected.Weights.Length; i++)
+        {
+            double relative = Math.Abs(expected.Weights[i] - actual.Weights[i]) / Math.Max(Math.Abs(expected.Weights[i]), 1e-2);
+            Assert.True(relative <= 1e-5, $"weight {i}: {expected.Weights[i]} uninterrupted, {actual.Weights[i]} resumed");
+        }
+        // Each epoch's row counts every sample, the one that was cut included.
+        var epochs = File.ReadAllLines(Path.Combine(killed, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement)
+            .Where(r => r.GetProperty("kind").GetString() == "epoch").ToList();
+        // Epoch 1 from the killed process, 2 (cut at iteration 63 or later) and 3 from the resumed one: nothing ran twice.
+        Assert.Equal([1, 2, 3], epochs.Select(e => e.GetProperty("epoch").GetInt32()));
+        Assert.All(epochs, e => Assert.Equal(1800, e.GetProperty("samples").GetInt32()));
+        var (again, _, againError) = CliRunner.Run("train", "--resume", killed);
+        Assert.NotEqual(0, again);
+        Assert.Contains("the run finished", againError);
+    }
+
     private static (int Exit, string Error) RunWorker(params string[] args)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
