@@ -149,6 +149,15 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             Sender.Tell(new WorkerRefused(RunId, register.WorkerId, reason));
             return;
         }
+        // A worker restarted under its old id: the old registration is a dead process the cluster has not
+        // downed yet; its shards go elsewhere now rather than after a time-out.
+        var previous = _workers.FirstOrDefault(w => w.Value.Id == register.WorkerId).Key;
+        if (previous is not null)
+        {
+            _log.Warning("Run {RunId}: worker {Worker} registered again from {Path}; dropping its old registration", RunId, register.WorkerId, Sender.Path);
+            Report(new RunEvent(RunId, "worker_left", $"{register.WorkerId} (registered again)", _iteration));
+            RemoveWorker(previous);
+        }
         if (_workers.Count >= _settings.MaxWorkers)
         {
             Sender.Tell(new WorkerRefused(RunId, register.WorkerId, $"the run already has its maximum of {_settings.MaxWorkers} workers"));

@@ -23,9 +23,10 @@ public static class ClusterSetup
         ArgumentNullException.ThrowIfNull(options);
         string seeds = string.Join(", ", options.SeedNodes.Select(s => "\"" + s + "\""));
         string publicHost = options.PublicHostname ?? options.Host;
-        // Split brain resolver: keep-majority downs the minority side of a partition after
-        // stable-after; with one coordinator and a few workers the side with the coordinator
-        // normally holds the majority. Heartbeats tolerate the pauses of a busy worker.
+        // Split brain resolver: keep-majority counted over the coordinator-role nodes only, so the side of
+        // a partition with the coordinator (or with most coordinators, the lowest address on a tie) stays
+        // and the other side is downed after stable-after, however many workers it holds: workers cut off
+        // from the coordinator cannot train anyway. Heartbeats tolerate the pauses of a busy worker.
         var hocon = $$"""
             akka {
               loglevel = INFO
@@ -54,6 +55,7 @@ public static class ClusterSetup
                 downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
                 split-brain-resolver {
                   active-strategy = keep-majority
+                  keep-majority.role = "{{ClusterOptions.CoordinatorRole}}"
                   stable-after = 15s
                 }
                 failure-detector {

@@ -48,6 +48,23 @@ public sealed class WorkerFaultTests
     }
 
     [Fact]
+    public async Task A_worker_restarted_under_its_old_id_replaces_the_dead_registration_without_waiting_for_a_time_out()
+    {
+        // "worker-2" hangs (never answers); a worker started again as "worker-2" takes its place at once,
+        // long before the 60 s first-iteration time-out would have moved its shard.
+        using var cluster = InProcessCluster.Start(Plan(), [1.0], ScriptedWorker.Factory("worker-2", (_, _, _) => { }), shardTimeout: TimeSpan.FromSeconds(60));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (cluster.Events.Count(e => e.Event == "worker_joined") < 2 && DateTime.UtcNow < deadline) await Task.Delay(100);
+        cluster.AddWorker("worker-2");
+        await cluster.WaitAsync(TimeSpan.FromSeconds(45));
+
+        Assert.Contains(cluster.Events, e => e.Event == "worker_left" && e.Detail == "worker-2 (registered again)");
+        Assert.DoesNotContain(cluster.Events, e => e.Event == "shard_timed_out");
+        Assert.Equal(Samples, Assert.Single(cluster.Epochs).Metrics.Samples);
+        AssertSameWeightsAsSingleProcess(await cluster.WeightsAsync());
+    }
+
+    [Fact]
     public async Task Fewer_workers_than_the_minimum_pause_the_run_and_a_joining_worker_resumes_it()
     {
         // Two workers required; one leaves at its first request, so the run pauses until another joins.
