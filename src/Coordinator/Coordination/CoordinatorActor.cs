@@ -22,7 +22,7 @@ namespace Distributed.Coordinator.Coordination;
 /// <see cref="CoordinatorSettings.MinLiveWorkers"/> pause the run before the next iteration; enough joining
 /// workers resume it.
 /// </remarks>
-public sealed class CoordinatorActor : ReceiveActor, IWithTimers
+public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
 {
     /// <summary>How long a worker whose shard was overdue gets no new shards.</summary>
     public static readonly TimeSpan Probation = TimeSpan.FromSeconds(30);
@@ -54,20 +54,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private bool _started;
     // Samples trained in this process in the current epoch (a resumed epoch also counts those before the checkpoint).
     private int _epochSamplesHere;
-    // Periodic checkpoints written, oldest first; the last few are kept.
-    private readonly Queue<string> _periodic = new();
-    private const int KeepPeriodicCheckpoints = 3;
-
-    private sealed class WorkerInfo(string id)
-    {
-        public string Id { get; } = id;
-        public bool Ready { get; set; }
-        public double SamplesPerMs { get; set; } = 1.0;
-        // Shards rejected or failed since its last accepted one.
-        public int Strikes { get; set; }
-        public bool Measured { get; set; }
-        public DateTime SuspectUntil { get; set; }
-    }
+    private readonly PeriodicCheckpoints _periodic;
 
     private sealed record ShardsOverdue(long Iteration, TimeSpan After);
 
@@ -91,6 +78,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         _iterationsPerEpoch = EpochOrder.Iterations(_plan.TrainCount, _plan.GlobalBatch);
         _sgd = new Engine.Optimizers.Sgd(_plan.Sgd());
         _validation = settings.Train.Slice(_plan.TrainCount, settings.Train.Count - _plan.TrainCount);
+        _periodic = new PeriodicCheckpoints(_plan.RunId, _log);
         if (settings.Resume is { } resume)
         {
             _iteration = resume.Iteration;
@@ -252,56 +240,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             _log.Error("Run {RunId}: checkpoint {Path} failed: {Error}", RunId, saved.Path, saved.Error);
             return;
         }
-        if (!Path.GetFileName(saved.Path).StartsWith("iter-", StringComparison.Ordinal)) return;
-        _periodic.Enqueue(saved.Path);
-        while (_periodic.Count > KeepPeriodicCheckpoints)
-        {
-            string old = _periodic.Dequeue();
-            try { File.Delete(old); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { _log.Warning("Run {RunId}: cannot delete old checkpoint {Path}: {Reason}", RunId, old, e.Message); }
-        }
-    }
-
-    // Workers that may get new shards: not on probation after an overdue shard (unless all are).
-    private List<IActorRef> Dispatchable(List<IActorRef> ready)
-    {
-        var now = DateTime.UtcNow;
-        var trusted = ready.Where(w => _workers[w].SuspectUntil <= now).ToList();
-        return trusted.Count > 0 ? trusted : ready;
-    }
-
-    // The iteration's outstanding shards are overdue after the slowest one's expected time, five times over.
-    private TimeSpan Deadline()
-    {
-        var longest = TimeSpan.Zero;
-        foreach (var (message, worker) in _outstanding.Values)
-        {
-            var limit = _workers.TryGetValue(worker, out var info) && info.Measured
-                ? TimeSpan.FromMilliseconds(Math.Max(_settings.MinimumShardTimeout.TotalMilliseconds, 5 * message.SampleIndices.Length / info.SamplesPerMs))
-                : _settings.ShardTimeout;
-            if (limit > longest) longest = limit;
-        }
-        return longest;
-    }
-
-    private void OnOverdue(ShardsOverdue overdue)
-    {
-        if (overdue.Iteration != _iteration || _outstanding.Count == 0) return;
-        foreach (var (shardId, entry) in _outstanding.ToList())
-        {
-            string worker = _workers.TryGetValue(entry.Worker, out var info) ? info.Id : "a worker that left";
-            if (info is not null) info.SuspectUntil = DateTime.UtcNow + Probation;
-            _log.Warning("Run {RunId}: shard {Shard} of iteration {Iteration} on {Worker} is not back after {Seconds:F1} s; giving it to another worker",
-                RunId, shardId, _iteration, worker, overdue.After.TotalSeconds);
-            Report(new RunEvent(RunId, "shard_timed_out", $"shard {shardId} of iteration {_iteration} on {worker}: not back after {overdue.After.TotalSeconds:F1} s", _iteration));
-            Reassign(shardId, entry.Message, entry.Worker);
-            // Its request for the next iteration, sent ahead, would hold that one up as well.
-            foreach (var (aheadId, ahead) in _ahead.Where(a => a.Value.Worker.Equals(entry.Worker)).ToList())
-                Reassign(aheadId, ahead.Message, ahead.Worker, _ahead);
-        }
-        // The new assignees may be slow too: wait twice as long before the next round.
-        var next = overdue.After * 2;
-        Timers.StartSingleTimer("overdue", new ShardsOverdue(_iteration, next), next);
+        if (PeriodicCheckpoints.IsPeriodic(saved.Path)) _periodic.Written(saved.Path);
     }
 
     private void StartIteration()
@@ -404,76 +343,13 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         if (_settings.CheckpointEvery > 0 && _iteration % _settings.CheckpointEvery == 0 && _iterationInEpoch < _iterationsPerEpoch && _settings.CheckpointDirectory is not null)
         {
             // Between two steps: the parameter server handles this before the next BeginStep.
-            string path = Path.Combine(_settings.CheckpointDirectory, $"iter-{_iteration:D9}.ckpt");
+            string path = Path.Combine(_settings.CheckpointDirectory, PeriodicCheckpoints.FileName(_iteration));
             _settings.ParameterServer.Tell(new SaveCheckpoint(RunId, path, _epoch, _iteration, _epochSamples, _epochCorrect, _epochLoss));
         }
         Report(new IterationEnded(RunId, _epoch + 1, _iterationInEpoch, _iterationsPerEpoch,
             _epochLoss / _epochSamples, (double)_epochCorrect / _epochSamples, ReadyWorkers.Count()));
         if (_iterationInEpoch < _iterationsPerEpoch) StartIteration();
         else EndEpoch();
-    }
-
-    private void OnShardRejected(ShardRejected rejected)
-    {
-        if (rejected.RunId != RunId || rejected.Iteration != _iteration || !_outstanding.TryGetValue(rejected.ShardId, out var entry)) return;
-        // A result of a worker the shard was taken from (it left, or failed before): the new one's is awaited.
-        if (!_workers.TryGetValue(entry.Worker, out var assignee) || assignee.Id != rejected.WorkerId) return;
-        Report(new RunEvent(RunId, "shard_rejected", $"shard {rejected.ShardId} from {rejected.WorkerId}: {rejected.Reason}", _iteration));
-        Reassign(rejected.ShardId, entry.Message, entry.Worker);
-        Strike(_workers.FirstOrDefault(w => w.Value.Id == rejected.WorkerId).Key, rejected.Reason);
-    }
-
-    // A bad peer (non-finite or malformed results, computations that throw) would have its shards
-    // computed again for ever: after MaxStrikes in a row it is told to leave and no longer gets work.
-    private void Strike(IActorRef? worker, string reason)
-    {
-        if (worker is null || !_workers.TryGetValue(worker, out var info) || ++info.Strikes < MaxStrikes) return;
-        string why = $"{info.Strikes} shards in a row were rejected or failed, the last: {reason}";
-        _log.Error("Run {RunId}: excluded worker {Worker}: {Reason}", RunId, info.Id, why);
-        Report(new RunEvent(RunId, "worker_excluded", $"{info.Id}: {why}", _iteration));
-        worker.Tell(new RunFinished(RunId, false, $"excluded from the run: {why}"));
-        RemoveWorker(worker);
-    }
-
-    private void OnShardFailed(ShardFailed failed)
-    {
-        if (failed.RunId != RunId) return;
-        var into = failed.Iteration == _iteration ? _outstanding : failed.Iteration == _aheadIteration ? _ahead : null;
-        if (into is null || !into.TryGetValue(failed.ShardId, out var entry) || !entry.Worker.Equals(Sender)) return;
-        Report(new RunEvent(RunId, "shard_failed", $"shard {failed.ShardId} of iteration {failed.Iteration} on {failed.WorkerId}: {failed.Reason}", _iteration));
-        Reassign(failed.ShardId, entry.Message, entry.Worker, into);
-        Strike(Sender, failed.Reason);
-    }
-
-    private void Reassign(int shardId, ComputeGradients message, IActorRef previous) => Reassign(shardId, message, previous, _outstanding);
-
-    private void Reassign(int shardId, ComputeGradients message, IActorRef previous, Dictionary<int, (ComputeGradients Message, IActorRef Worker)> into)
-    {
-        var candidates = ReadyWorkers.ToList();
-        if (candidates.Count == 0)
-        {
-            // Kept under the worker that left: the next worker that is ready takes it (OnReady).
-            into[shardId] = (message, previous);
-            _log.Warning("Run {RunId}: no live worker for shard {Shard} of iteration {Iteration}; waiting for one to join", RunId, shardId, message.Iteration);
-            Report(new RunEvent(RunId, "paused", $"no live worker for shard {shardId} of iteration {message.Iteration}", _iteration));
-            return;
-        }
-        var target = Dispatchable(candidates).FirstOrDefault(w => !w.Equals(previous)) ?? candidates.FirstOrDefault(w => !w.Equals(previous)) ?? candidates[0];
-        into[shardId] = (message, target);
-        Report(new RunEvent(RunId, "shard_reassigned", $"shard {shardId} of iteration {message.Iteration} ({message.SampleIndices.Length} samples) to {_workers[target].Id}", _iteration));
-        target.Tell(message);
-    }
-
-    private void RemoveWorker(IActorRef worker)
-    {
-        if (!_workers.Remove(worker)) return;
-        Context.Unwatch(worker);
-        if (_epochStart == default) return;
-        _settings.ParameterServer.Tell(new WorkersChanged(RunId, [.. ReadyWorkers]));
-        foreach (var (shardId, entry) in _outstanding.Where(o => o.Value.Worker.Equals(worker)).ToList())
-            Reassign(shardId, entry.Message, worker);
-        foreach (var (shardId, entry) in _ahead.Where(o => o.Value.Worker.Equals(worker)).ToList())
-            Reassign(shardId, entry.Message, worker, _ahead);
     }
 
     private void EndEpoch()
@@ -565,6 +441,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void Complete(EvaluationResult test, string? checkpoint)
     {
+        // With final.ckpt written nothing will resume from the periodic checkpoints; the epoch ones stay.
+        if (checkpoint is not null) _periodic.DeleteAll();
         foreach (var worker in _workers.Keys) worker.Tell(new RunFinished(RunId, true, "training complete"));
         Report(new TrainingCompleted(RunId, test, checkpoint));
         Become(() =>
