@@ -347,7 +347,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
             _settings.ParameterServer.Tell(new SaveCheckpoint(RunId, path, _epoch, _iteration, _epochSamples, _epochCorrect, _epochLoss));
         }
         Report(new IterationEnded(RunId, _epoch + 1, _iterationInEpoch, _iterationsPerEpoch,
-            _epochLoss / _epochSamples, (double)_epochCorrect / _epochSamples, ReadyWorkers.Count()));
+            _epochLoss / _epochSamples, (double)_epochCorrect / _epochSamples, WorkingCount));
         if (_iterationInEpoch < _iterationsPerEpoch) StartIteration();
         else EndEpoch();
     }
@@ -388,7 +388,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
             var metrics = new EpochMetrics(_epoch + 1, _epochLoss / _epochSamples, (double)_epochCorrect / _epochSamples,
                 done.Result.Samples > 0 ? done.Result.Loss : null, done.Result.Samples > 0 ? done.Result.Top1 : null,
                 _epochSamples, _iterationsPerEpoch, seconds, _epochSamplesHere / Math.Max(seconds, 1e-9), _learningRate);
-            Report(new EpochEnded(RunId, metrics, ReadyWorkers.Count(), _plan.Epochs));
+            Report(new EpochEnded(RunId, metrics, WorkingCount, _plan.Epochs));
             if (_settings.CheckpointDirectory is not null)
                 _settings.ParameterServer.Tell(new SaveCheckpoint(RunId, Path.Combine(_settings.CheckpointDirectory, $"epoch-{_epoch + 1:D4}.ckpt"), _epoch + 1, _iteration));
             _epoch++;

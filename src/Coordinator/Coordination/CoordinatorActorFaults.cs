@@ -8,6 +8,10 @@ namespace Distributed.Coordinator.Coordination;
 // workers; workers that leave, stall or misbehave stop getting work.
 public sealed partial class CoordinatorActor
 {
+    // The workers that take shards now, as reported per epoch: a killed or stopped one on probation is
+    // still registered until the cluster downs it, but it no longer counts.
+    private int WorkingCount => ReadyWorkers.Count(w => _workers[w].SuspectUntil <= DateTime.UtcNow);
+
     // Workers that may get new shards: not on probation after an overdue shard (unless all are).
     private List<IActorRef> Dispatchable(List<IActorRef> ready)
     {

@@ -25,7 +25,9 @@ public sealed class WorkerFaultTests
         using var cluster = InProcessCluster.Start(Plan(), [1.0], ScriptedWorker.Factory("stopped", (_, _, _) => { }), shardTimeout: TimeSpan.FromSeconds(2));
         await cluster.WaitAsync(TimeSpan.FromSeconds(120));
 
-        Assert.Equal(Samples, Assert.Single(cluster.Epochs).Metrics.Samples);
+        var epoch = Assert.Single(cluster.Epochs);
+        Assert.Equal(Samples, epoch.Metrics.Samples);
+        Assert.Equal(1, epoch.Workers); // the stopped one is still registered but on probation: not counted
         var timedOut = cluster.Events.Where(e => e.Event == "shard_timed_out").ToList();
         Assert.NotEmpty(timedOut);
         Assert.All(timedOut, e => Assert.Contains("on stopped: not back after", e.Detail));
