@@ -147,7 +147,6 @@ public static class TrainCommand
         if (point is null)
             throw new Engine.EngineException($"--resume {dir}: no checkpoint in {run.CheckpointDirectory} loads; start the run again without --resume");
         var settings = TrainSettings.Read(new ArgumentReader(args)) with { OutDirectory = run.Root, Resume = point };
-        settings = settings with { Arguments = args };
         output.WriteLine($"resuming from {point.Path} (iteration {point.Iteration})");
         return Hosting.DistributedTraining.Run(settings, verbose, output);
     }

@@ -139,7 +139,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
         }
         // A worker restarted under its old id: the old registration is a dead process the cluster has not
         // downed yet; its shards go elsewhere now rather than after a time-out.
-        var previous = _workers.FirstOrDefault(w => w.Value.Id == register.WorkerId).Key;
+        var previous = WorkerNamed(register.WorkerId).Worker;
         if (previous is not null)
         {
             _log.Warning("Run {RunId}: worker {Worker} registered again from {Path}; dropping its old registration", RunId, register.WorkerId, Sender.Path);
@@ -175,10 +175,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
         {
             _settings.ParameterServer.Tell(new WorkersChanged(RunId, [.. ReadyWorkers]));
             // Shards whose workers all left wait for this one.
-            foreach (var (shardId, entry) in _outstanding.Where(o => !_workers.ContainsKey(o.Value.Worker)).ToList())
-                Reassign(shardId, entry.Message, entry.Worker);
-            foreach (var (shardId, entry) in _ahead.Where(o => !_workers.ContainsKey(o.Value.Worker)).ToList())
-                Reassign(shardId, entry.Message, entry.Worker, _ahead);
+            ReassignWhere(w => !_workers.ContainsKey(w));
             if (_paused && count >= Math.Max(1, _settings.MinLiveWorkers))
             {
                 _paused = false;
@@ -225,8 +222,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
         {
             if (accepted.RunId != RunId || accepted.Iteration != _iteration) return;
             _outstanding.Remove(accepted.ShardId);
-            var info = _workers.Values.FirstOrDefault(w => w.Id == accepted.WorkerId);
-            if (info is not null) info.SuspectUntil = default;
+            if (WorkerNamed(accepted.WorkerId).Info is { } info) info.SuspectUntil = default;
         });
         Receive<ShardsOverdue>(OnOverdue);
         Receive<CheckpointSaved>(OnCheckpointSaved);
@@ -326,7 +322,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
         _version = step.Version;
         foreach (var t in step.Timings)
         {
-            var worker = _workers.Values.FirstOrDefault(w => w.Id == t.WorkerId);
+            var worker = WorkerNamed(t.WorkerId).Info;
             if (worker is null || t.ComputeMilliseconds <= 0) continue;
             worker.Strikes = 0;
             worker.Measured = true;

@@ -46,8 +46,7 @@ public sealed partial class CoordinatorActor
             Report(new RunEvent(RunId, "shard_timed_out", $"shard {shardId} of iteration {_iteration} on {worker}: not back after {overdue.After.TotalSeconds:F1} s", _iteration));
             Reassign(shardId, entry.Message, entry.Worker);
             // Its request for the next iteration, sent ahead, would hold that one up as well.
-            foreach (var (aheadId, ahead) in _ahead.Where(a => a.Value.Worker.Equals(entry.Worker)).ToList())
-                Reassign(aheadId, ahead.Message, ahead.Worker, _ahead);
+            ReassignWhere(w => w.Equals(entry.Worker), aheadOnly: true);
         }
         // The new assignees may be slow too: wait twice as long before the next round.
         var next = overdue.After * 2;
@@ -61,7 +60,7 @@ public sealed partial class CoordinatorActor
         if (!_workers.TryGetValue(entry.Worker, out var assignee) || assignee.Id != rejected.WorkerId) return;
         Report(new RunEvent(RunId, "shard_rejected", $"shard {rejected.ShardId} from {rejected.WorkerId}: {rejected.Reason}", _iteration));
         Reassign(rejected.ShardId, entry.Message, entry.Worker);
-        Strike(_workers.FirstOrDefault(w => w.Value.Id == rejected.WorkerId).Key, rejected.Reason);
+        Strike(WorkerNamed(rejected.WorkerId).Worker, rejected.Reason);
     }
 
     // A bad peer (non-finite or malformed results, computations that throw) would have its shards
@@ -111,9 +110,24 @@ public sealed partial class CoordinatorActor
         Context.Unwatch(worker);
         if (_epochStart == default) return;
         _settings.ParameterServer.Tell(new WorkersChanged(RunId, [.. ReadyWorkers]));
-        foreach (var (shardId, entry) in _outstanding.Where(o => o.Value.Worker.Equals(worker)).ToList())
-            Reassign(shardId, entry.Message, worker);
-        foreach (var (shardId, entry) in _ahead.Where(o => o.Value.Worker.Equals(worker)).ToList())
-            Reassign(shardId, entry.Message, worker, _ahead);
+        ReassignWhere(w => w.Equals(worker));
+    }
+
+    // Gives every request of this iteration (and of the next, sent ahead) whose worker matches to another worker.
+    private void ReassignWhere(Func<IActorRef, bool> holder, bool aheadOnly = false)
+    {
+        if (!aheadOnly)
+            foreach (var (shardId, entry) in _outstanding.Where(o => holder(o.Value.Worker)).ToList())
+                Reassign(shardId, entry.Message, entry.Worker);
+        foreach (var (shardId, entry) in _ahead.Where(o => holder(o.Value.Worker)).ToList())
+            Reassign(shardId, entry.Message, entry.Worker, _ahead);
+    }
+
+    // The registered worker with this id, if any.
+    private (IActorRef? Worker, WorkerInfo? Info) WorkerNamed(string workerId)
+    {
+        foreach (var (worker, info) in _workers)
+            if (info.Id == workerId) return (worker, info);
+        return (null, null);
     }
 }

@@ -245,16 +245,22 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
     {
         var agg = _aggregator!;
         int offset = agg.TailOffset;
-        var (_, _, tailSegments) = SplitAt(offset);
-        FixedPointGradient.ToFloat(agg.Sum[offset..], _gradient.AsSpan(offset));
-        _sgd!.Step(_model!.Weights, _gradient, _velocity, tailSegments, _learningRate, 1f / agg.SampleCount);
+        Update(offset, agg.Sum.Length, SplitAt(offset).Tail);
         agg.MarkTailApplied();
-        if (_broadcast.SendTail(_workers, _version + 1, agg.Iteration, _model.Weights.AsSpan(offset), offset) > 0 && !_weightsTailSeen)
+        if (_broadcast.SendTail(_workers, _version + 1, agg.Iteration, _model!.Weights.AsSpan(offset), offset) > 0 && !_weightsTailSeen)
         {
             _weightsTailSeen = true;
             _log.Info("Run {RunId}: Tensor link: the updated weights' tail goes ahead of the step (parameters {Offset} to {End}, first in iteration {Iteration})",
                 RunId, offset, _model.Weights.Length, agg.Iteration);
         }
+    }
+
+    // SGD on parameters [start, end) from the exact sum: the mean gradient of the batch, then decay and momentum.
+    private void Update(int start, int end, IReadOnlyList<ParameterSegment> segments)
+    {
+        var agg = _aggregator!;
+        FixedPointGradient.ToFloat(agg.Sum[start..end], _gradient.AsSpan(start, end - start));
+        _sgd!.Step(_model!.Weights, _gradient, _velocity, segments, _learningRate, 1f / agg.SampleCount);
     }
 
     // The trainable segments before and from a tail offset (layer boundaries, so no segment is cut in practice).
@@ -277,19 +283,12 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
         var agg = _aggregator!;
         double waited = _stepClock.Elapsed.TotalMilliseconds;
         if (agg.TailApplied)
-        {
-            int offset = agg.TailOffset;
-            FixedPointGradient.ToFloat(agg.Sum[..offset], _gradient.AsSpan(0, offset));
-            _sgd!.Step(_model!.Weights, _gradient, _velocity, SplitAt(offset).Head, _learningRate, 1f / agg.SampleCount);
-        }
+            Update(0, agg.TailOffset, SplitAt(agg.TailOffset).Head);
         else
-        {
-            FixedPointGradient.ToFloat(agg.Sum, _gradient);
-            _sgd!.Step(_model!.Weights, _gradient, _velocity, _segments, _learningRate, 1f / agg.SampleCount);
-        }
+            Update(0, agg.Sum.Length, _segments);
         if (_pooled.Length > 0)
         {
-            _model.PoolBatchStatistics(agg.Statistics, agg.Sizes, _pooled);
+            _model!.PoolBatchStatistics(agg.Statistics, agg.Sizes, _pooled);
             _model.FoldBatchStatistics(_pooled);
         }
         _version++;

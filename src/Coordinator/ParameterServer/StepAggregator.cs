@@ -54,7 +54,7 @@ public sealed class StepAggregator
     public int TailOffset { get; private set; } = -1;
 
     /// <summary>True once every micro-shard's tail (or whole gradient) arrived: the sum from <see cref="TailOffset"/> on is final.</summary>
-    public bool TailComplete { get; private set; }
+    public bool TailComplete => TailOffset > 0 && Array.TrueForAll(_tailReceived, r => r);
 
     /// <summary>Set by <see cref="MarkTailApplied"/>: the caller applied the final tail sum before the heads completed.</summary>
     public bool TailApplied { get; private set; }
@@ -88,7 +88,6 @@ public sealed class StepAggregator
         SampleCount = sampleCount;
         IsComplete = false;
         TailOffset = -1;
-        TailComplete = false;
         TailApplied = false;
         Array.Clear(_sum);
         _received = new bool[microShards];
@@ -204,10 +203,9 @@ public sealed class StepAggregator
         return (any, all);
     }
 
-    private void Mark(bool[] received, int first, int count)
+    private static void Mark(bool[] received, int first, int count)
     {
         for (int i = first; i < first + count; i++) received[i] = true;
-        if (received == _tailReceived) TailComplete = TailOffset > 0 && Array.TrueForAll(_tailReceived, r => r);
     }
 }
 

@@ -14,7 +14,7 @@ namespace Distributed.Coordinator.Runs;
 /// <param name="EpochSamples">Samples of the epoch that were trained before the checkpoint (0 at an epoch's end).</param>
 /// <param name="EpochCorrect">Their top-1 hits.</param>
 /// <param name="EpochLossSum">Their loss sum.</param>
-/// <param name="Skipped">Checkpoints that did not load, each with why.</param>
+/// <param name="Skipped">Newer checkpoints that were tried and did not load, each with why (older ones are not read).</param>
 public sealed record ResumePoint(string Path, long Iteration, int EpochSamples, long EpochCorrect, double EpochLossSum, IReadOnlyList<string> Skipped)
 {
     /// <summary>The file in a run folder that records the <c>train</c> arguments, for <c>--resume</c>.</summary>
@@ -22,31 +22,40 @@ public sealed record ResumePoint(string Path, long Iteration, int EpochSamples, 
 
     /// <summary>
     /// The newest loadable checkpoint in <paramref name="checkpointDirectory"/> (periodic ones, <c>iter-*.ckpt</c>,
-    /// and epoch ones, <c>epoch-*.ckpt</c>, ordered by their iteration), or null when there is none.
+    /// and epoch ones, <c>epoch-*.ckpt</c>, compared by their iteration), or null when there is none. Only the
+    /// newest file of each kind is read, and older ones in turn while those are damaged.
     /// </summary>
     public static ResumePoint? Find(string checkpointDirectory)
     {
         if (!Directory.Exists(checkpointDirectory)) return null;
-        // final.ckpt is left out: a run that wrote it is finished.
-        var candidates = Directory.GetFiles(checkpointDirectory, "*.ckpt")
-            .Where(f => System.IO.Path.GetFileName(f) is var n && (n.StartsWith("iter-", StringComparison.Ordinal) || n.StartsWith("epoch-", StringComparison.Ordinal)))
-            .ToList();
         var skipped = new List<string>();
-        var loaded = new List<(string Path, Checkpoint Checkpoint)>();
-        foreach (var path in candidates)
-        {
-            try { loaded.Add((path, Checkpoint.Load(path))); }
-            catch (Exception e) when (e is CheckpointException or IOException or UnauthorizedAccessException)
-            {
-                skipped.Add($"{System.IO.Path.GetFileName(path)}: {e.Message}");
-            }
-        }
-        if (loaded.Count == 0) return null;
-        var (best, checkpoint) = loaded.OrderByDescending(c => c.Checkpoint.Header.Iteration).ThenBy(c => c.Path.Contains("epoch-", StringComparison.Ordinal) ? 0 : 1).First();
+        // final.ckpt is left out: a run that wrote it is finished. On a tie the epoch's checkpoint wins (listed first).
+        var newest = new[] { NewestLoadable(checkpointDirectory, "epoch-", skipped), NewestLoadable(checkpointDirectory, "iter-", skipped) }
+            .OfType<(string Path, Checkpoint Checkpoint)>()
+            .OrderByDescending(c => c.Checkpoint.Header.Iteration)
+            .ToList();
+        if (newest.Count == 0) return null;
+        var (best, checkpoint) = newest[0];
         var s = checkpoint.Header.Settings;
         int samples = s.TryGetValue(ResumeSettings.EpochSamples, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : 0;
         long correct = s.TryGetValue(ResumeSettings.EpochCorrect, out v) ? long.Parse(v, CultureInfo.InvariantCulture) : 0;
         double loss = s.TryGetValue(ResumeSettings.EpochLossSum, out v) ? double.Parse(v, CultureInfo.InvariantCulture) : 0;
         return new ResumePoint(best, checkpoint.Header.Iteration, samples, correct, loss, skipped);
+    }
+
+    // The file of this kind with the highest number in its name that loads; the damaged ones before it go to skipped.
+    private static (string Path, Checkpoint Checkpoint)? NewestLoadable(string directory, string prefix, List<string> skipped)
+    {
+        var files = Directory.GetFiles(directory, prefix + "*.ckpt").OrderByDescending(f =>
+            long.TryParse(System.IO.Path.GetFileNameWithoutExtension(f)[prefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out long n) ? n : -1);
+        foreach (var path in files)
+        {
+            try { return (path, Checkpoint.Load(path)); }
+            catch (Exception e) when (e is CheckpointException or IOException or UnauthorizedAccessException)
+            {
+                skipped.Add($"{System.IO.Path.GetFileName(path)}: {e.Message}");
+            }
+        }
+        return null;
     }
 }

@@ -56,8 +56,16 @@ public sealed class RealProcessTests : IDisposable
             || l.Contains("\"kind\":\"epoch\"", StringComparison.Ordinal));
         Assert.True(SpinWait.SpinUntil(() => EpochDone() || run.IsCompleted, TimeSpan.FromSeconds(180)), "no epoch ended");
         Assert.False(run.IsCompleted, "the run ended before a worker could be killed");
-        // Well into the second epoch, SIGKILL the worker's own process (no launcher in front of it).
-        await Task.Delay(1500);
+        // Well into the second epoch (29 iterations each: the parameter server's first 50-iteration profile is
+        // logged in it), SIGKILL the worker's own process (no launcher in front of it).
+        string log = Path.Combine(_out, "logs", "coordinator.log");
+        bool MidSecondEpoch()
+        {
+            using var reader = new StreamReader(new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
+            return reader.ReadToEnd().Contains("per iteration over 50", StringComparison.Ordinal);
+        }
+        Assert.True(SpinWait.SpinUntil(() => MidSecondEpoch() || run.IsCompleted, TimeSpan.FromSeconds(120)), "iteration 50 was never reached");
+        Assert.False(run.IsCompleted, "the run ended before a worker could be killed");
         int victim = Assert.Single(ProcessesMentioning(_out), pid => File.ReadAllText($"/proc/{pid}/cmdline").Split('\0').Contains("worker-2"));
         Process.GetProcessById(victim).Kill();
 

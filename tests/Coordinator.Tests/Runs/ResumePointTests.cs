@@ -31,6 +31,7 @@ public sealed class ResumePointTests : IDisposable
             [ResumeSettings.EpochSamples] = "416", [ResumeSettings.EpochCorrect] = "300", [ResumeSettings.EpochLossSum] = "512.25",
         });
         Save("iter-000000063.ckpt", 1, 63);
+        File.WriteAllText(Path.Combine(_dir, "iter-000000050.ckpt"), "damaged, but older: never read");
         Save("final.ckpt", 3, 171); // a finished run's: never a resume point
 
         var point = ResumePoint.Find(_dir)!;

@@ -1,5 +1,3 @@
-using Distributed.Engine.Optimizers;
-using Distributed.Engine.Training;
 using Xunit.Abstractions;
 
 namespace Distributed.Integration.Tests.Cluster;
@@ -43,14 +41,7 @@ public sealed class EquivalenceTests(ITestOutputHelper output)
     {
         var expected = SingleProcess(model);
         var actual = await Distributed(model, [.. Enumerable.Repeat(1.0, workers)]);
-        Assert.Equal(expected.Length, actual.Length);
-        double worst = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            double error = Math.Abs(expected[i] - actual[i]) / Math.Max(Math.Abs(expected[i]), 1e-2);
-            worst = Math.Max(worst, error);
-            Assert.True(error <= 1e-5, $"weight {i}: single process {expected[i]}, cluster {actual[i]} (relative error {error:E2})");
-        }
+        double worst = TestPlans.AssertClose(expected, actual);
         output.WriteLine($"{model}, {workers} workers: largest relative difference {worst:E2}");
     }
 
@@ -60,8 +51,7 @@ public sealed class EquivalenceTests(ITestOutputHelper output)
         var (mean, std) = TestPlans.Data.Train.PixelStatistics(Batch * Iterations);
         var expected = SingleProcess("small-cnn", mean, std);
         var actual = await Distributed("small-cnn", [1.0, 1.0], mean, std);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5 * Math.Max(Math.Abs(expected[i]), 1e-2), $"weight {i}: {expected[i]} vs {actual[i]}");
+        TestPlans.AssertClose(expected, actual);
         Assert.NotEqual(SingleProcess("small-cnn"), expected);
     }
 

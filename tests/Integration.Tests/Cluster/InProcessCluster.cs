@@ -109,6 +109,18 @@ internal sealed class InProcessCluster : IDisposable
         return await Completion;
     }
 
+    /// <summary>Waits until the run's events satisfy <paramref name="condition"/>; throws after <paramref name="timeout"/>.</summary>
+    public async Task WaitForEventsAsync(Func<IReadOnlyList<RunEvent>, bool> condition, TimeSpan timeout, string what)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!condition([.. Events]))
+        {
+            if (DateTime.UtcNow > deadline || Completion.IsCompleted)
+                throw new TimeoutException($"{what} did not happen within {timeout.TotalSeconds:F0} s; reports: {string.Join("; ", Reports.Select(r => r.ToString()))}");
+            await Task.Delay(50);
+        }
+    }
+
     public Task<WeightsSnapshot> WeightsAsync() =>
         ParameterServer.Ask<WeightsSnapshot>(new GetWeights(Plan.RunId), TimeSpan.FromSeconds(20));
 

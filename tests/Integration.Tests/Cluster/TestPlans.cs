@@ -41,13 +41,20 @@ internal static class TestPlans
         return reference.Weights;
     }
 
-    /// <summary>The largest relative difference between two weight vectors (relative to max(|expected|, 0.01)).</summary>
-    public static double WorstRelativeError(float[] expected, float[] actual)
+    /// <summary>
+    /// Asserts that every weight is within <paramref name="tolerance"/> of the expected one, relative to
+    /// max(|expected|, 0.01), naming the first that is not; returns the largest relative difference.
+    /// </summary>
+    public static double AssertClose(float[] expected, float[] actual, double tolerance = 1e-5)
     {
-        if (expected.Length != actual.Length) throw new ArgumentException($"{expected.Length} against {actual.Length} weights");
+        Assert.Equal(expected.Length, actual.Length);
         double worst = 0;
         for (int i = 0; i < expected.Length; i++)
-            worst = Math.Max(worst, Math.Abs(expected[i] - actual[i]) / Math.Max(Math.Abs(expected[i]), 1e-2));
+        {
+            double error = Math.Abs(expected[i] - actual[i]) / Math.Max(Math.Abs(expected[i]), 1e-2);
+            worst = Math.Max(worst, error);
+            Assert.True(error <= tolerance, $"weight {i}: expected {expected[i]}, got {actual[i]} (relative error {error:E2})");
+        }
         return worst;
     }
 

@@ -13,11 +13,8 @@ public sealed class WorkerFaultTests
 
     private static RunPlan Plan() => TestPlans.Plan("seed-simple", trainCount: Samples, batch: Batch, microShard: 8);
 
-    private static void AssertSameWeightsAsSingleProcess(WeightsSnapshot snapshot)
-    {
-        double worst = TestPlans.WorstRelativeError(TestPlans.SingleProcessWeights("seed-simple", Batch, Samples), snapshot.Weights);
-        Assert.True(worst <= 1e-5, $"worst relative error {worst:E2}");
-    }
+    private static void AssertSameWeightsAsSingleProcess(WeightsSnapshot snapshot) =>
+        TestPlans.AssertClose(TestPlans.SingleProcessWeights("seed-simple", Batch, Samples), snapshot.Weights);
 
     [Fact]
     public async Task A_shard_of_a_worker_that_stops_answering_is_given_to_another_after_its_time_out_with_the_same_result()
@@ -55,8 +52,7 @@ public sealed class WorkerFaultTests
         // "worker-2" hangs (never answers); a worker started again as "worker-2" takes its place at once,
         // long before the 60 s first-iteration time-out would have moved its shard.
         using var cluster = InProcessCluster.Start(Plan(), [1.0], ScriptedWorker.Factory("worker-2", (_, _, _) => { }), shardTimeout: TimeSpan.FromSeconds(60));
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (cluster.Events.Count(e => e.Event == "worker_joined") < 2 && DateTime.UtcNow < deadline) await Task.Delay(100);
+        await cluster.WaitForEventsAsync(events => events.Count(e => e.Event == "worker_joined") >= 2, TimeSpan.FromSeconds(60), "both workers joining");
         cluster.AddWorker("worker-2");
         await cluster.WaitAsync(TimeSpan.FromSeconds(45));
 
@@ -71,8 +67,7 @@ public sealed class WorkerFaultTests
     {
         // Two workers required; one leaves at its first request, so the run pauses until another joins.
         using var cluster = InProcessCluster.Start(Plan(), [1.0], ScriptedWorker.Factory("leaving", (context, _, _) => context.Stop(context.Self)), minLiveWorkers: 2);
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (!cluster.Events.Any(e => e.Event == "paused") && DateTime.UtcNow < deadline) await Task.Delay(100);
+        await cluster.WaitForEventsAsync(events => events.Any(e => e.Event == "paused"), TimeSpan.FromSeconds(60), "a pause");
         var paused = Assert.Single(cluster.Events, e => e.Event == "paused");
         Assert.Contains("the run needs at least 2 (--min-workers)", paused.Detail);
         Assert.False(cluster.Completion.IsCompleted);
