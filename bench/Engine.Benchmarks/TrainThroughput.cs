@@ -10,10 +10,11 @@ namespace Distributed.Engine.Benchmarks;
 
 /// <summary>
 /// End-to-end single-process training throughput, the counterpart of <c>bench/peers/pytorch_train.py</c>:
-/// <c>train-throughput --model NAME --threads T --batch 128 --iterations N [--warmup W] [--data-dir DIR] [--layers]</c>.
+/// <c>train-throughput --model NAME --threads T --batch 128 --iterations N [--warmup W] [--data-dir DIR] [--layers] [--micro-shard M]</c>.
 /// SGD with lr 0.01 and momentum 0.9 on real Fashion-MNIST; the first W iterations (default 5) are not
 /// timed. Prints one final line <c>images_per_sec=&lt;n&gt;</c>, plus the managed bytes the timed
 /// iterations allocated on the training thread. <c>--layers</c> adds each layer's forward and backward time.
+/// <c>--micro-shard M</c> times a cluster worker's computation instead (gradients in M-sample micro-shards, fixed-point sums, no update).
 /// </summary>
 public static class TrainThroughput
 {
@@ -22,7 +23,7 @@ public static class TrainThroughput
     {
         string model;
         string? dataDir;
-        int threads, batch, iterations, warmup;
+        int threads, batch, iterations, warmup, microShard;
         bool layers;
         try
         {
@@ -34,7 +35,8 @@ public static class TrainThroughput
             warmup = r.Int("--warmup", 5, 0, 1_000_000);
             dataDir = r.String("--data-dir");
             layers = r.Flag("--layers");
-            r.EnsureAllConsumed(["--model", "--threads", "--batch", "--iterations", "--warmup", "--data-dir", "--layers"]);
+            microShard = r.Int("--micro-shard", 0, 0, 65_536);
+            r.EnsureAllConsumed(["--model", "--threads", "--batch", "--iterations", "--warmup", "--data-dir", "--layers", "--micro-shard"]);
         }
         catch (UsageException e)
         {
@@ -53,6 +55,7 @@ public static class TrainThroughput
         network.InitializeWeights(0);
         network.Threads = threads;
         if (layers) network.Timings = new LayerTimings(network.Layers.Count);
+        if (microShard > 0) return RunShards(network, data, microShard, batch, warmup, iterations, model, threads);
         var trainer = new Trainer(network, new Sgd(new SgdOptions(LearningRate: 0.01f, Momentum: 0.9f)));
         var clock = new Stopwatch();
         long allocatedBefore = 0, allocatedAfter = 0;
@@ -67,6 +70,30 @@ public static class TrainThroughput
         if (network.Timings is { } t) PrintLayers(network, t, iterations);
         Console.WriteLine($"model={model} threads={threads} batch={batch} iterations={iterations} seconds={seconds:F3} " +
                           $"allocated_bytes_per_iteration={(allocatedAfter - allocatedBefore) / iterations}");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"images_per_sec={iterations * batch / seconds:F1}"));
+        return 0;
+    }
+
+    // A worker's computation of whole batches (ShardComputer: grouped parameter gradients per micro-shard,
+    // fixed-point sums), without the update: what a cluster worker adds to the engine's own step.
+    private static int RunShards(Sequential network, Dataset data, int microShard, int batch, int warmup, int iterations, string model, int threads)
+    {
+        var computer = new ShardComputer(network, data, microShard, 0);
+        var indices = new int[batch];
+        var clock = new Stopwatch();
+        long allocatedBefore = 0;
+        for (int it = 0; it < warmup + iterations; it++)
+        {
+            if (it == warmup) { allocatedBefore = GC.GetAllocatedBytesForCurrentThread(); clock.Restart(); network.Timings?.Reset(); }
+            for (int i = 0; i < batch; i++) indices[i] = it * batch + i;
+            computer.Compute(0, indices);
+        }
+        clock.Stop();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+        double seconds = clock.Elapsed.TotalSeconds;
+        if (network.Timings is { } t) PrintLayers(network, t, iterations);
+        Console.WriteLine($"model={model} threads={threads} batch={batch} micro_shard={microShard} iterations={iterations} seconds={seconds:F3} " +
+                          $"allocated_bytes_per_iteration={allocated / iterations}");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"images_per_sec={iterations * batch / seconds:F1}"));
         return 0;
     }

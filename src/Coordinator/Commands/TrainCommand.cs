@@ -59,6 +59,9 @@ public static class TrainCommand
                                 last three are kept in checkpoints/iter-*.ckpt
           --resume DIR          continue the cluster run whose --out is DIR from its newest checkpoint that loads
                                 (falling back to older ones), with the arguments it was started with
+          --standby DIR         stand by as a second coordinator node (with --seed-node of the first, and its own
+                                --host/--port) for the run whose --out is DIR, a folder both nodes read: when the
+                                first node dies this one takes over from the newest checkpoint with the same workers
           --shard-timeout       seconds a shard may take before worker speeds are measured (default 30); then
                                 five times its expected time, at least 2 s. A late shard goes to another worker
           --tensor-port         TCP port on which the parameter server takes workers' tensor links (weights and
@@ -77,6 +80,7 @@ public static class TrainCommand
     public static int Run(ArgumentReader reader, TextWriter output)
     {
         if (reader.Has("--resume")) return Resume(reader, output);
+        if (reader.Has("--standby")) return Standby(reader, output);
         bool verbose = reader.Has("--verbose");
         var settings = TrainSettings.Read(reader);
         if (!settings.SingleProcess) return Hosting.DistributedTraining.Run(settings, verbose, output);
@@ -134,14 +138,9 @@ public static class TrainCommand
         if (others.Count > 0)
             throw new UsageException($"--resume continues a run with the settings it was started with; drop {string.Join(" ", others)}");
         var run = new RunFolder(dir);
-        string command = Path.Combine(run.Root, ResumePoint.CommandFile);
-        if (!File.Exists(command))
-            throw new UsageException($"--resume {dir}: there is no {ResumePoint.CommandFile}; point it at the --out folder of a cluster run (train --workers ...)");
+        string[] args = RecordedArguments(run, "--resume");
         if (File.Exists(run.FinalCheckpointPath))
             throw new Engine.EngineException($"--resume {dir}: the run finished ({run.FinalCheckpointPath} exists); there is nothing to resume");
-        string[] args;
-        try { args = System.Text.Json.JsonSerializer.Deserialize<string[]>(File.ReadAllText(command)) ?? []; }
-        catch (System.Text.Json.JsonException e) { throw new Engine.EngineException($"--resume {dir}: {ResumePoint.CommandFile} is damaged ({e.Message})"); }
         var point = ResumePoint.Find(run.CheckpointDirectory);
         foreach (var skipped in point?.Skipped ?? []) output.WriteLine($"skipped damaged checkpoint {skipped}");
         if (point is null)
@@ -149,6 +148,49 @@ public static class TrainCommand
         var settings = TrainSettings.Read(new ArgumentReader(args)) with { OutDirectory = run.Root, Resume = point };
         output.WriteLine($"resuming from {point.Path} (iteration {point.Iteration})");
         return Hosting.DistributedTraining.Run(settings, verbose, output);
+    }
+
+    // The options that say where a node listens and whom it joins: a standby gives its own.
+    private static readonly string[] NodeOptions = ["--workers", "--host", "--port", "--public-hostname", "--seed-node", "--tensor-port"];
+
+    // train --standby DIR --seed-node ADDR: a second coordinator node for the run whose --out is DIR (a folder
+    // both nodes can read). It joins the first node's cluster and does nothing until the first node is gone;
+    // then the singletons move here and the run continues from the newest checkpoint with the same workers.
+    private static int Standby(ArgumentReader reader, TextWriter output)
+    {
+        string dir = reader.String("--standby") ?? throw new UsageException("--standby needs the run folder of the run to stand by for (its --out)");
+        bool verbose = reader.Flag("--verbose");
+        var own = new List<string> { "--workers", "0" };
+        foreach (string option in NodeOptions[1..])
+            if (reader.String(option) is { } value) own.AddRange([option, value]);
+        if (!own.Contains("--seed-node"))
+            throw new UsageException("--standby needs --seed-node akka.tcp://distributed@HOST:PORT, the first coordinator node");
+        var others = reader.Arguments.Where(a => a.StartsWith("--", StringComparison.Ordinal) && a is not "--standby" and not "--verbose" && !NodeOptions[1..].Contains(a)).ToList();
+        if (others.Count > 0)
+            throw new UsageException($"--standby takes the run's settings from its folder; drop {string.Join(" ", others)} (only --seed-node, --host, --port, --public-hostname and --tensor-port are its own)");
+        var run = new RunFolder(dir);
+        var settings = TrainSettings.Read(new ArgumentReader([.. WithoutNodeOptions(RecordedArguments(run, "--standby")), .. own]))
+            with { OutDirectory = run.Root, Standby = true };
+        output.WriteLine($"standing by for the run in {run.Root}: this node takes over when the coordinator node is gone");
+        return Hosting.DistributedTraining.Run(settings, verbose, output);
+    }
+
+    private static string[] RecordedArguments(RunFolder run, string option)
+    {
+        string command = Path.Combine(run.Root, ResumePoint.CommandFile);
+        if (!File.Exists(command))
+            throw new UsageException($"{option} {run.Root}: there is no {ResumePoint.CommandFile}; point it at the --out folder of a cluster run (train --workers ...)");
+        try { return System.Text.Json.JsonSerializer.Deserialize<string[]>(File.ReadAllText(command)) ?? []; }
+        catch (System.Text.Json.JsonException e) { throw new Engine.EngineException($"{option} {run.Root}: {ResumePoint.CommandFile} is damaged ({e.Message})"); }
+    }
+
+    private static IEnumerable<string> WithoutNodeOptions(string[] args)
+    {
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (NodeOptions.Contains(args[i])) { i++; continue; }
+            yield return args[i];
+        }
     }
 
     /// <summary>Keras's end-of-epoch line, plus throughput.</summary>

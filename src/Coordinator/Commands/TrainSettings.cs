@@ -28,12 +28,15 @@ public sealed record TrainSettings(
     /// <summary>Where a resumed run continues, or null.</summary>
     public Runs.ResumePoint? Resume { get; init; }
 
+    /// <summary>This node stands by for the run in <see cref="OutDirectory"/> (<c>train --standby</c>).</summary>
+    public bool Standby { get; init; }
+
     /// <summary>Option names <c>train</c> accepts.</summary>
     public static readonly string[] Names =
     [
         .. ModelArguments.Names, "--single-process", "--epochs", "--batch", "--lr", "--momentum", "--nesterov", "--weight-decay",
         "--lr-decay", "--lr-step-epochs", "--lr-step-gamma", "--validation-split", "--seed", "--data-dir", "--out",
-        "--init-from", "--freeze-up-to", "--standardize", "--threads", "--verbose", "--checkpoint-every", "--resume", .. ClusterArguments.Names,
+        "--init-from", "--freeze-up-to", "--standardize", "--threads", "--verbose", "--checkpoint-every", "--resume", "--standby", .. ClusterArguments.Names,
     ];
 
     /// <summary>Reads and validates the options.</summary>

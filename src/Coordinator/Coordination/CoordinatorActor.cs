@@ -55,6 +55,8 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
     // Samples trained in this process in the current epoch (a resumed epoch also counts those before the checkpoint).
     private int _epochSamplesHere;
     private readonly PeriodicCheckpoints _periodic;
+    // Where the run continues: settings.Resume, or what a standby found when it took over.
+    private readonly Runs.ResumePoint? _resume;
 
     private sealed record ShardsOverdue(long Iteration, TimeSpan After);
 
@@ -79,10 +81,25 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
         _sgd = new Engine.Optimizers.Sgd(_plan.Sgd());
         _validation = settings.Train.Slice(_plan.TrainCount, settings.Train.Count - _plan.TrainCount);
         _periodic = new PeriodicCheckpoints(_plan.RunId, _log);
-        if (settings.Resume is { } resume)
+        var takeOver = settings.TakeOver?.Invoke();
+        _resume = takeOver is null ? settings.Resume : takeOver.Resume;
+        if (_resume is { } resume)
         {
             _iteration = resume.Iteration;
             _epoch = (int)(resume.Iteration / _iterationsPerEpoch);
+        }
+        if (takeOver is { Finished: true })
+        {
+            _log.Info("Run {RunId}: this standby took over a run that already finished; nothing to do", RunId);
+            Become(() => ReceiveAny(_ => { }));
+            return;
+        }
+        if (takeOver is not null)
+        {
+            string detail = "this standby node took over the coordinator, " +
+                (_resume is { } r ? $"continuing from {r.Path} at iteration {r.Iteration}" : "starting the run again (no checkpoint yet)");
+            _log.Warning("Run {RunId}: {Detail}", RunId, detail);
+            Report(new RunEvent(RunId, "took_over", detail, _iteration));
         }
         Become(WaitingForWorkers);
     }
@@ -167,8 +184,8 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
         {
             _started = true;
             _log.Info("Run {RunId}: {Count} workers ready, starting{From}", RunId, count,
-                _settings.Resume is { } r ? $" from {r.Path} at iteration {r.Iteration}" : "");
-            _settings.ParameterServer.Tell(new StartRun(RunId, _plan, [.. ReadyWorkers], _settings.Resume?.Path));
+                _resume is { } r ? $" from {r.Path} at iteration {r.Iteration}" : "");
+            _settings.ParameterServer.Tell(new StartRun(RunId, _plan, [.. ReadyWorkers], _resume?.Path));
             Become(StartingRun);
         }
         else if (_epochStart != default)
@@ -202,7 +219,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
     {
         EpochOrder.Fill(_order, _plan.Seed, _epoch, shuffle: true);
         _iterationInEpoch = (int)(_iteration - (long)_epoch * _iterationsPerEpoch);
-        var resumed = _iterationInEpoch > 0 ? _settings.Resume : null;
+        var resumed = _iterationInEpoch > 0 ? _resume : null;
         _epochLoss = resumed?.EpochLossSum ?? 0;
         _epochCorrect = resumed?.EpochCorrect ?? 0;
         _epochSamples = resumed?.EpochSamples ?? 0;

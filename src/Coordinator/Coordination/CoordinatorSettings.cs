@@ -34,6 +34,18 @@ public sealed record CoordinatorSettings(
     /// <summary>Where a resumed run continues (<c>train --resume</c>), or null for a fresh run.</summary>
     public Runs.ResumePoint? Resume { get; init; }
 
+    /// <summary>
+    /// Set on a standby coordinator node (<c>train --standby</c>): called when the coordinator starts there,
+    /// which is when the first coordinator node is gone, to find where the run continues; it replaces
+    /// <see cref="Resume"/>.
+    /// </summary>
+    public Func<TakeOver>? TakeOver { get; init; }
+
     /// <summary>The shortest time-out of a shard whose speed is measured.</summary>
     public TimeSpan MinimumShardTimeout { get; init; } = TimeSpan.FromSeconds(2);
 }
+
+/// <summary>Where a coordinator that takes over on a standby node continues.</summary>
+/// <param name="Finished">The run finished on the first node (its final checkpoint exists): nothing to do.</param>
+/// <param name="Resume">The newest checkpoint that loads, or null to start the run from its beginning.</param>
+public sealed record TakeOver(bool Finished, Runs.ResumePoint? Resume);

@@ -28,14 +28,19 @@ public sealed class RunReporter : ReceiveActor
             row["workers"] = e.Workers;
             metrics.Write(row);
         });
-        Receive<RunEvent>(e => metrics?.Write(new Dictionary<string, object?>
+        Receive<RunEvent>(e =>
         {
-            ["kind"] = "event",
-            ["event"] = e.Event,
-            ["detail"] = e.Detail,
-            ["iteration"] = e.Iteration,
-            ["time"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
-        }));
+            // News for whoever watches a standby node's console, which was quiet until then.
+            if (e.Event == "took_over") output.WriteLine(e.Detail);
+            metrics?.Write(new Dictionary<string, object?>
+            {
+                ["kind"] = "event",
+                ["event"] = e.Event,
+                ["detail"] = e.Detail,
+                ["iteration"] = e.Iteration,
+                ["time"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+            });
+        });
         Receive<IterationEnded>(_ => { started.TrySetResult(); });
         Receive<TrainingCompleted>(c =>
         {

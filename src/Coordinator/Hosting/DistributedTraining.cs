@@ -15,7 +15,9 @@ namespace Distributed.Coordinator.Hosting;
 /// <summary>
 /// <c>train --workers N</c>: starts this node (role coordinator) with the coordinator and
 /// parameter-server singletons, starts N local worker processes (or waits for external ones),
-/// and reports the run until it completes.
+/// and reports the run until it completes. A standby node (<c>train --standby</c>) starts the same
+/// singletons, which run on the oldest coordinator node: they move to the standby when the first node
+/// is gone, and it continues the run from the newest checkpoint in the shared run folder.
 /// </summary>
 public static class DistributedTraining
 {
@@ -23,9 +25,9 @@ public static class DistributedTraining
     public static int Run(TrainSettings settings, bool verbose, TextWriter output)
     {
         var run = settings.OutDirectory is null ? null : new RunFolder(settings.OutDirectory);
-        Logging.LogSetup.Configure(verbose, run?.LogDirectory);
-        // What --resume needs to start the run again the same way.
-        if (run is not null && settings.Resume is null)
+        Logging.LogSetup.Configure(verbose, run?.LogDirectory, settings.Standby ? "coordinator-standby" : "coordinator");
+        // What --resume and --standby need to start the run again the same way.
+        if (run is not null && settings.Resume is null && !settings.Standby)
             File.WriteAllText(Path.Combine(run.Root, ResumePoint.CommandFile), System.Text.Json.JsonSerializer.Serialize(settings.Arguments));
         var inputs = TrainingInputs.Load(settings);
         var (data, spec) = (inputs.Data, inputs.Spec);
@@ -58,20 +60,28 @@ public static class DistributedTraining
             MinLiveWorkers = c.MinLiveWorkers,
             CheckpointEvery = settings.CheckpointEvery,
             Resume = settings.Resume,
+            TakeOver = settings.Standby && run is not null ? () => FindTakeOver(run) : null,
         };
         ClusterSetup.StartSingleton(system, ClusterSetup.CoordinatorName, CoordinatorActor.Props(coordinatorSettings));
         var latencyProbe = system.ActorOf(RemoteLatencyProbe.Props(), "latency-probe");
 
         int trainCount = plan.TrainCount;
-        output.WriteLine($"Run {runId}: train on {trainCount} samples, validate on {data.Train.Count - trainCount}, test on {data.Test.Count}; " +
-            (c.Workers > 0 ? $"{c.Workers} local worker processes" : $"waiting for {c.MinWorkers} workers to join {seed}"));
+        if (!settings.Standby)
+            output.WriteLine($"Run {runId}: train on {trainCount} samples, validate on {data.Train.Count - trainCount}, test on {data.Test.Count}; " +
+                (c.Workers > 0 ? $"{c.Workers} local worker processes" : $"waiting for {c.MinWorkers} workers to join {seed}"));
+        else cluster.RegisterOnMemberUp(() => output.WriteLine($"standby node {seed} is up in the cluster of {c.SeedNode}; it takes over if that node dies"));
 
         using var workers = new WorkerProcesses();
         try
         {
             if (c.Workers > 0) workers.Start(c.Workers, seed, data.Directory, c.ThreadsPerWorker, run?.LogDirectory);
             system.WhenTerminated.ContinueWith(_ => completion.TrySetException(new Engine.EngineException("the coordinator node was shut down (signal or cluster downing) before the run finished")));
-            var result = Await(completion.Task, started.Task, workers, c);
+            var result = Await(completion.Task, started.Task, workers, c, settings.Standby ? run : null);
+            if (result is null)
+            {
+                output.WriteLine($"the run finished on the first coordinator node ({run!.FinalCheckpointPath}); this standby stops");
+                return ExitCodes.Ok;
+            }
             latencyProbe.GracefulStop(TimeSpan.FromSeconds(2)).Wait(TimeSpan.FromSeconds(3));
             if (result.CheckpointPath is not null) output.WriteLine($"checkpoint: {result.CheckpointPath}");
             if (run is not null) output.WriteLine($"metrics: {run.MetricsPath}");
@@ -86,12 +96,18 @@ public static class DistributedTraining
     }
 
     // Waits for the run; fails early when every local worker process has died, or when not
-    // enough workers are ready within the worker time-out.
-    private static TrainingCompleted Await(Task<TrainingCompleted> completion, Task started, WorkerProcesses workers, ClusterArguments c)
+    // enough workers are ready within the worker time-out. A standby (standbyFor set) waits without a
+    // time-out, and returns null when the run finishes on the first node before this one takes over.
+    private static TrainingCompleted? Await(Task<TrainingCompleted> completion, Task started, WorkerProcesses workers, ClusterArguments c, RunFolder? standbyFor)
     {
         var since = DateTime.UtcNow;
         while (!((IAsyncResult)completion).AsyncWaitHandle.WaitOne(TimeSpan.FromMilliseconds(500)))
         {
+            if (standbyFor is not null)
+            {
+                if (!started.IsCompleted && File.Exists(standbyFor.FinalCheckpointPath)) return null;
+                continue;
+            }
             if (workers.Processes.Count > 0 && workers.Processes.All(p => p.HasExited))
                 throw new Engine.EngineException($"all {workers.Processes.Count} worker processes exited (codes {string.Join(", ", workers.Processes.Select(p => p.ExitCode))}) before training finished; see the worker logs");
             if (DateTime.UtcNow - since > TimeSpan.FromSeconds(c.WorkerTimeoutSeconds) && !completion.IsCompleted && !started.IsCompleted)
@@ -99,4 +115,8 @@ public static class DistributedTraining
         }
         return completion.GetAwaiter().GetResult();
     }
+
+    // Called where the coordinator starts on a standby node: the first node is gone.
+    private static TakeOver FindTakeOver(RunFolder run) =>
+        File.Exists(run.FinalCheckpointPath) ? new TakeOver(true, null) : new TakeOver(false, ResumePoint.Find(run.CheckpointDirectory));
 }

@@ -11,13 +11,17 @@ namespace Distributed.Coordinator.Runs;
 /// </summary>
 public sealed class MetricsWriter : IDisposable
 {
-    private readonly StreamWriter _writer;
+    private readonly string _path;
+    private StreamWriter? _writer;
 
-    /// <summary>Opens (appends to) the file.</summary>
+    /// <summary>
+    /// Appends to the file, which is opened at the first row: a standby coordinator node shares the
+    /// run folder with the node that writes it until the standby takes over.
+    /// </summary>
     public MetricsWriter(string path)
     {
+        _path = path;
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        _writer = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
     }
 
     /// <summary>Writes an epoch row.</summary>
@@ -53,9 +57,10 @@ public sealed class MetricsWriter : IDisposable
     public void Write(IReadOnlyDictionary<string, object?> row)
     {
         if (!row.ContainsKey("kind")) throw new ArgumentException("a metrics row needs a 'kind'", nameof(row));
+        _writer ??= new StreamWriter(new FileStream(_path, FileMode.Append, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
         _writer.WriteLine(JsonSerializer.Serialize(row));
     }
 
     /// <inheritdoc/>
-    public void Dispose() => _writer.Dispose();
+    public void Dispose() => _writer?.Dispose();
 }

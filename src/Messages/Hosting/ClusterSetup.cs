@@ -23,10 +23,13 @@ public static class ClusterSetup
         ArgumentNullException.ThrowIfNull(options);
         string seeds = string.Join(", ", options.SeedNodes.Select(s => "\"" + s + "\""));
         string publicHost = options.PublicHostname ?? options.Host;
-        // Split brain resolver: keep-majority counted over the coordinator-role nodes only, so the side of
-        // a partition with the coordinator (or with most coordinators, the lowest address on a tie) stays
-        // and the other side is downed after stable-after, however many workers it holds: workers cut off
-        // from the coordinator cannot train anyway. Heartbeats tolerate the pauses of a busy worker.
+        // Split brain resolver: keep-oldest with down-if-alone. The oldest node is the first coordinator node
+        // (it founds the cluster), so the side of a partition that holds it stays and the other side is downed
+        // after stable-after: workers cut off from the coordinator cannot train anyway. When the oldest node is
+        // alone against two or more nodes (it crashed, or its network is gone), it is the one downed, so a
+        // standby coordinator node (train --standby) on the other side takes over the singletons; a strategy
+        // counting coordinator nodes would tie one against one there and keep the dead node's side.
+        // Heartbeats tolerate the pauses of a busy worker.
         var hocon = $$"""
             akka {
               loglevel = INFO
@@ -54,8 +57,8 @@ public static class ClusterSetup
                 min-nr-of-members = 1
                 downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
                 split-brain-resolver {
-                  active-strategy = keep-majority
-                  keep-majority.role = "{{ClusterOptions.CoordinatorRole}}"
+                  active-strategy = keep-oldest
+                  keep-oldest.down-if-alone = on
                   stable-after = 15s
                 }
                 failure-detector {

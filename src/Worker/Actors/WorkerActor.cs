@@ -16,7 +16,9 @@ namespace Distributed.Worker.Actors;
 /// weight broadcasts, and for each <see cref="ComputeGradients"/> runs its micro-shards on the
 /// local engine off the actor thread, replying to the parameter server with the exact
 /// fixed-point gradient sum. It never computes on weights of another version: a request for a
-/// newer version waits for those weights, a request for an older one is dropped.
+/// newer version waits for those weights, a request for an older one is dropped. When the
+/// coordinator that accepted it is gone (its node crashed and was downed), the worker registers
+/// again, with whichever coordinator takes over (a standby node), for as long as its join time-out.
 /// </summary>
 public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
 {
@@ -26,6 +28,7 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
     private RunPlan? _plan;
     private ShardComputer? _computer;
     private IActorRef _parameterServer = ActorRefs.Nobody;
+    private IActorRef _coordinator = ActorRefs.Nobody;
     private long _version = -1;
     private long _transferId;
     private TensorLinkClient? _link;
@@ -58,10 +61,31 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
     }
 
     /// <inheritdoc/>
-    protected override void PreStart()
+    protected override void PreStart() => StartRegistering();
+
+    private void StartRegistering()
     {
         Timers.StartPeriodicTimer("register", RegisterTick.Instance, TimeSpan.Zero, TimeSpan.FromSeconds(2));
         Timers.StartSingleTimer("join-timeout", JoinTimedOut.Instance, _settings.JoinTimeout);
+    }
+
+    // The coordinator that accepted this worker is gone: its run continues, if at all, on a coordinator
+    // that takes over from the newest checkpoint, under a new run id. Whatever is computing is dropped.
+    private void OnCoordinatorLost(Terminated lost)
+    {
+        if (!lost.ActorRef.Equals(_coordinator)) return;
+        _log.Warning("Worker {Worker}: the coordinator of run {RunId} is gone; registering again for {Seconds:F0} s (a standby coordinator takes over)",
+            _settings.WorkerId, RunId, _settings.JoinTimeout.TotalSeconds);
+        _coordinator = ActorRefs.Nobody;
+        _parameterServer = ActorRefs.Nobody;
+        _link?.Dispose();
+        _link = null;
+        _linkGeneration++;
+        ReturnPendingTail();
+        _plan = null;
+        _version = -1;
+        Become(Registering);
+        StartRegistering();
     }
 
     private string RunId => _plan?.RunId ?? "";
@@ -74,6 +98,9 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
         Receive<WorkerRefused>(r => Exit(ExitCodes.Failure, $"the coordinator refused this worker: {r.Reason}"));
         Receive<WorkerAccepted>(OnAccepted);
         Receive<RunFinished>(f => Exit(ExitCodes.Ok, $"run {f.RunId} already finished"));
+        // A shard of the lost coordinator's run that finished computing meanwhile.
+        Receive<Computed>(_ => { });
+        Receive<Failed>(_ => { });
         ReceiveAny(_ => Stash.Stash());
     }
 
@@ -106,6 +133,8 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
             return;
         }
         _log.Info("Worker {Worker} joined run {RunId}", _settings.WorkerId, RunId);
+        _coordinator = Sender;
+        Context.Watch(_coordinator);
         Sender.Tell(new WorkerReady(RunId, _settings.WorkerId));
         Become(Ready);
         Stash.UnstashAll();
@@ -122,6 +151,7 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
         Receive<LinkUp>(OnLinkUp);
         Receive<LinkDown>(OnLinkDown);
         Receive<RunFinished>(f => Exit(f.Success ? ExitCodes.Ok : ExitCodes.Failure, $"run {f.RunId} finished: {f.Summary}"));
+        Receive<Terminated>(OnCoordinatorLost);
         ReceiveAny(m => _log.Warning("Worker {Worker} dropped {Message}", _settings.WorkerId, m.GetType().Name));
     }
 
@@ -291,6 +321,7 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
             Stash.UnstashAll();
         });
         Receive<RunFinished>(f => Exit(f.Success ? ExitCodes.Ok : ExitCodes.Failure, $"run {f.RunId} finished: {f.Summary}"));
+        Receive<Terminated>(OnCoordinatorLost);
         ReceiveAny(_ => Stash.Stash());
     }
 

@@ -106,7 +106,9 @@ public sealed class RealProcessTests : IDisposable
             coordinator.BeginOutputReadLine();
             coordinator.BeginErrorReadLine();
             string checkpoints = Path.Combine(killed, "checkpoints");
-            bool Ready() => Directory.Exists(checkpoints) && Directory.GetFiles(checkpoints, "iter-*.ckpt").Any(f => string.CompareOrdinal(Path.GetFileName(f), "iter-000000063.ckpt") >= 0);
+            // Epoch 1's row is written once its validation is done, while epoch 2 trains: wait for it too.
+        bool Ready() => Directory.Exists(checkpoints) && Directory.GetFiles(checkpoints, "iter-*.ckpt").Any(f => string.CompareOrdinal(Path.GetFileName(f), "iter-000000063.ckpt") >= 0)
+            && RunAssertions.EpochRows(killed) > 0;
             Assert.True(SpinWait.SpinUntil(() => Ready() || coordinator.HasExited, TimeSpan.FromSeconds(120)), "no periodic checkpoint was written");
             Assert.False(coordinator.HasExited, "the run finished before it could be killed");
             coordinator.Kill();
@@ -119,20 +121,10 @@ public sealed class RealProcessTests : IDisposable
         Assert.True(resumedExit == 0, resumedError + resumedOutput);
         Assert.Matches(@"resuming from .*iter-\d{9}\.ckpt \(iteration \d+\)", resumedOutput);
 
-        var expected = Checkpoint.Load(Path.Combine(uninterrupted, "checkpoints", "final.ckpt"));
-        var actual = Checkpoint.Load(Path.Combine(killed, "checkpoints", "final.ckpt"));
-        Assert.Equal(expected.Header.Iteration, actual.Header.Iteration);
-        for (int i = 0; i < expected.Weights.Length; i++)
-        {
-            double relative = Math.Abs(expected.Weights[i] - actual.Weights[i]) / Math.Max(Math.Abs(expected.Weights[i]), 1e-2);
-            Assert.True(relative <= 1e-5, $"weight {i}: {expected.Weights[i]} uninterrupted, {actual.Weights[i]} resumed");
-        }
-        // Each epoch's row counts every sample, the one that was cut included.
-        var epochs = File.ReadAllLines(Path.Combine(killed, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement)
-            .Where(r => r.GetProperty("kind").GetString() == "epoch").ToList();
-        // Epoch 1 from the killed process, 2 (cut at iteration 63 or later) and 3 from the resumed one: nothing ran twice.
-        Assert.Equal([1, 2, 3], epochs.Select(e => e.GetProperty("epoch").GetInt32()));
-        Assert.All(epochs, e => Assert.Equal(1800, e.GetProperty("samples").GetInt32()));
+        RunAssertions.SameFinalWeights(uninterrupted, killed, "resumed");
+        // Epoch 1 from the killed process, 2 (cut at iteration 63 or later) and 3 from the resumed one: nothing ran twice,
+        // and each epoch's row counts every sample, the one that was cut included.
+        RunAssertions.EveryEpochOnceWithAllSamples(killed, 3, 1800);
         var (again, _, againError) = CliRunner.Run("train", "--resume", killed);
         Assert.NotEqual(0, again);
         Assert.Contains("the run finished", againError);

@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Distributed.Coordinator.Tests.Hosting;
+
+/// <summary>
+/// Coordinator fail-over with real processes: a first coordinator node, a standby node (<c>train --standby</c>)
+/// and two external workers; the first node is SIGKILLed mid-run and the standby finishes the run.
+/// </summary>
+[Collection(RealProcessCollection.Name)]
+public sealed class StandbyCoordinatorTests : IDisposable
+{
+    private readonly string _out = Path.Combine(Path.GetTempPath(), "standby-tests-" + Guid.NewGuid().ToString("N"));
+    private readonly List<Node> _nodes = [];
+
+    public void Dispose()
+    {
+        foreach (var node in _nodes) node.Dispose();
+        if (Directory.Exists(_out)) Directory.Delete(_out, recursive: true);
+    }
+
+    private static readonly string[] Recipe = ["--model", "seed-simple", "--epochs", "3", "--batch", "32", "--lr", "0.05", "--momentum", "0.9",
+        "--data-dir", CliRunner.SliceDirectory, "--checkpoint-every", "7"];
+
+    [Fact]
+    public void A_standby_takes_over_when_the_coordinator_node_is_killed_and_ends_with_the_weights_of_an_uninterrupted_run()
+    {
+        string uninterrupted = Path.Combine(_out, "uninterrupted"), shared = Path.Combine(_out, "shared");
+        var (exit, output, error) = CliRunner.Run(["train", "--workers", "2", .. Recipe, "--out", uninterrupted, "--worker-timeout", "60"]);
+        Assert.True(exit == 0, error + output);
+
+        int port = FreePort(), standbyPort = FreePort();
+        string seed = $"akka.tcp://distributed@127.0.0.1:{port}";
+        var first = Start("Distributed.Coordinator.dll", ["train", "--workers", "0", "--min-workers", "2", "--port", $"{port}", "--tensor-port", $"{FreePort()}",
+            .. Recipe, "--out", shared, "--worker-timeout", "120"]);
+        Assert.True(SpinWait.SpinUntil(() => File.Exists(Path.Combine(shared, "command.json")) || first.HasExited, TimeSpan.FromSeconds(60)), "the first node did not start");
+        var standby = Start("Distributed.Coordinator.dll", ["train", "--standby", shared, "--seed-node", seed, "--port", $"{standbyPort}", "--tensor-port", $"{FreePort()}"]);
+        Assert.True(SpinWait.SpinUntil(() => standby.Output.Contains("is up in the cluster") || standby.HasExited, TimeSpan.FromSeconds(60)), "the standby did not join: " + standby.Output);
+        var workers = new[] { "w1", "w2" }.Select(id => Start("Distributed.Worker.dll", ["--seed-node", seed, "--worker-id", id, "--data-dir", CliRunner.SliceDirectory,
+            "--join-timeout", "90", "--log-dir", Path.Combine(shared, "logs")])).ToList();
+
+        // Killed once it has checkpointed in the second epoch (57 iterations each).
+        string checkpoints = Path.Combine(shared, "checkpoints");
+        // Epoch 1's row is written once its validation is done, while epoch 2 trains: wait for it too.
+        bool Ready() => Directory.Exists(checkpoints) && Directory.GetFiles(checkpoints, "iter-*.ckpt").Any(f => string.CompareOrdinal(Path.GetFileName(f), "iter-000000063.ckpt") >= 0)
+            && RunAssertions.EpochRows(shared) > 0;
+        Assert.True(SpinWait.SpinUntil(() => Ready() || first.HasExited, TimeSpan.FromSeconds(120)), "no periodic checkpoint was written");
+        Assert.False(first.HasExited, "the run finished before its coordinator node could be killed: " + first.Output);
+        first.Kill();
+
+        Assert.True(standby.WaitForExit(TimeSpan.FromSeconds(180)), "the standby did not finish the run: " + standby.Output);
+        Assert.True(standby.ExitCode == 0, standby.Output);
+        Assert.Matches(@"took over the coordinator, continuing from .*iter-\d{9}\.ckpt at iteration \d+", standby.Output);
+        Assert.Matches(@"(?m)^test: loss=\d+\.\d+ top1=0\.\d+ top5=[01]\.\d+$", standby.Output);
+        // The same worker processes finished the run.
+        Assert.All(workers, w => Assert.True(w.WaitForExit(TimeSpan.FromSeconds(30)) && w.ExitCode == 0, w.Output));
+
+        RunAssertions.SameFinalWeights(uninterrupted, shared, "after the take-over");
+        // Epoch 1 reported by the first node, the cut epoch 2 and epoch 3 by the standby: each counts every sample once.
+        RunAssertions.EveryEpochOnceWithAllSamples(shared, 3, 1800);
+    }
+
+    [Fact]
+    public void A_standby_without_a_seed_node_or_with_its_own_training_flags_is_a_usage_error()
+    {
+        var (exit, _, error) = CliRunner.Run("train", "--standby", _out);
+        Assert.Equal(2, exit);
+        Assert.Contains("--seed-node", error);
+        (exit, _, error) = CliRunner.Run("train", "--standby", _out, "--seed-node", "akka.tcp://distributed@127.0.0.1:9", "--epochs", "3");
+        Assert.Equal(2, exit);
+        Assert.Contains("drop --epochs", error);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private Node Start(string assembly, string[] args)
+    {
+        var node = new Node(Path.Combine(AppContext.BaseDirectory, assembly), args);
+        _nodes.Add(node);
+        return node;
+    }
+
+    // A process of this test, its stdout and stderr collected; killed at the end if still running.
+    private sealed class Node : IDisposable
+    {
+        private readonly Process _process;
+        private readonly StringBuilder _output = new();
+
+        public Node(string assembly, string[] args)
+        {
+            var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+            info.ArgumentList.Add(assembly);
+            foreach (var a in args) info.ArgumentList.Add(a);
+            _process = Process.Start(info)!;
+            _process.OutputDataReceived += (_, e) => Append(e.Data);
+            _process.ErrorDataReceived += (_, e) => Append(e.Data);
+            _process.BeginOutputReadLine();
+            _process.BeginErrorReadLine();
+        }
+
+        public string Output { get { lock (_output) return _output.ToString(); } }
+        public bool HasExited => _process.HasExited;
+        public int ExitCode => _process.ExitCode;
+        public bool WaitForExit(TimeSpan timeout) => _process.WaitForExit(timeout);
+        public void Kill() { _process.Kill(); _process.WaitForExit(10_000); }
+
+        private void Append(string? line)
+        {
+            if (line is null) return;
+            lock (_output) _output.AppendLine(line);
+        }
+
+        public void Dispose()
+        {
+            if (!_process.HasExited) Kill();
+            _process.Dispose();
+        }
+    }
+}
