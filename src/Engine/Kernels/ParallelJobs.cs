@@ -19,7 +19,9 @@ internal interface IParallelJob
 /// </summary>
 internal static class ParallelJobs
 {
-    private static readonly ManualResetEventSlim s_done = new(false);
+    // The caller waits for the last part on this monitor. Not a ManualResetEventSlim: that allocates its
+    // lock object the first time a wait has to block, which may be in the middle of a steady state.
+    private static readonly object s_done = new();
     private static Worker[] s_workers = [];
     private static int s_busy;
 
@@ -46,8 +48,7 @@ internal static class ParallelJobs
             s_job = job;
             s_parts = parts;
             s_error = null;
-            s_pending = parts - 1;
-            s_done.Reset();
+            Volatile.Write(ref s_pending, parts - 1);
             for (int w = 0; w < parts - 1; w++) s_workers[w].Start(w + 1);
             try
             {
@@ -55,7 +56,7 @@ internal static class ParallelJobs
             }
             finally
             {
-                s_done.Wait();
+                WaitForParts();
                 s_job = null;
             }
             if (s_error is { } error) ExceptionDispatchInfo.Throw(error);
@@ -63,6 +64,18 @@ internal static class ParallelJobs
         finally
         {
             Volatile.Write(ref s_busy, 0);
+        }
+    }
+
+    // Spins briefly (parts are often short), then sleeps on the monitor until the last part pulses it.
+    private static void WaitForParts()
+    {
+        var spin = new SpinWait();
+        while (Volatile.Read(ref s_pending) > 0 && !spin.NextSpinWillYield) spin.SpinOnce();
+        if (Volatile.Read(ref s_pending) == 0) return;
+        lock (s_done)
+        {
+            while (Volatile.Read(ref s_pending) > 0) Monitor.Wait(s_done);
         }
     }
 
@@ -113,7 +126,8 @@ internal static class ParallelJobs
                 finally
                 {
                     Interlocked.Add(ref s_workerAllocated, GC.GetAllocatedBytesForCurrentThread() - before);
-                    if (Interlocked.Decrement(ref s_pending) == 0) s_done.Set();
+                    if (Interlocked.Decrement(ref s_pending) == 0)
+                        lock (s_done) Monitor.PulseAll(s_done);
                 }
             }
         }
