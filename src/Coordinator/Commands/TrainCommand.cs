@@ -59,9 +59,10 @@ public static class TrainCommand
                                 last three are kept in checkpoints/iter-*.ckpt
           --resume DIR          continue the cluster run whose --out is DIR from its newest checkpoint that loads
                                 (falling back to older ones), with the arguments it was started with
-          --standby DIR         stand by as a second coordinator node (with --seed-node of the first, and its own
-                                --host/--port) for the run whose --out is DIR, a folder both nodes read: when the
-                                first node dies this one takes over from the newest checkpoint with the same workers
+          --standby DIR         stand by as another coordinator node (with --seed-node of the first, and its own
+                                --host/--port) for the run whose --out is DIR, a folder every such node reads: when
+                                the first node dies the oldest standby takes over from the newest checkpoint with the
+                                same workers (run two: the side with most coordinator nodes survives a crash)
           --shard-timeout       seconds a shard may take before worker speeds are measured (default 30); then
                                 five times its expected time, at least 2 s. A late shard goes to another worker
           --tensor-port         TCP port on which the parameter server takes workers' tensor links (weights and
@@ -153,9 +154,9 @@ public static class TrainCommand
     // The options that say where a node listens and whom it joins: a standby gives its own.
     private static readonly string[] NodeOptions = ["--workers", "--host", "--port", "--public-hostname", "--seed-node", "--tensor-port"];
 
-    // train --standby DIR --seed-node ADDR: a second coordinator node for the run whose --out is DIR (a folder
-    // both nodes can read). It joins the first node's cluster and does nothing until the first node is gone;
-    // then the singletons move here and the run continues from the newest checkpoint with the same workers.
+    // train --standby DIR --seed-node ADDR: another coordinator node for the run whose --out is DIR (a folder
+    // every coordinator node can read). It joins the first node's cluster and does nothing until the first node
+    // is gone; then the singletons move to the oldest standby and the run continues from the newest checkpoint.
     private static int Standby(ArgumentReader reader, TextWriter output)
     {
         string dir = reader.String("--standby") ?? throw new UsageException("--standby needs the run folder of the run to stand by for (its --out)");

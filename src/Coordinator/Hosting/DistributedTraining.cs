@@ -79,7 +79,7 @@ public static class DistributedTraining
             var result = Await(completion.Task, started.Task, workers, c, settings.Standby ? run : null);
             if (result is null)
             {
-                output.WriteLine($"the run finished on the first coordinator node ({run!.FinalCheckpointPath}); this standby stops");
+                output.WriteLine($"the run finished on another coordinator node ({run!.FinalCheckpointPath}); this standby stops");
                 return ExitCodes.Ok;
             }
             latencyProbe.GracefulStop(TimeSpan.FromSeconds(2)).Wait(TimeSpan.FromSeconds(3));
@@ -97,7 +97,7 @@ public static class DistributedTraining
 
     // Waits for the run; fails early when every local worker process has died, or when not
     // enough workers are ready within the worker time-out. A standby (standbyFor set) waits without a
-    // time-out, and returns null when the run finishes on the first node before this one takes over.
+    // time-out, and returns null when the run finishes on another node before this one takes over.
     private static TrainingCompleted? Await(Task<TrainingCompleted> completion, Task started, WorkerProcesses workers, ClusterArguments c, RunFolder? standbyFor)
     {
         var since = DateTime.UtcNow;

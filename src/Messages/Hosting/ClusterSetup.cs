@@ -23,13 +23,15 @@ public static class ClusterSetup
         ArgumentNullException.ThrowIfNull(options);
         string seeds = string.Join(", ", options.SeedNodes.Select(s => "\"" + s + "\""));
         string publicHost = options.PublicHostname ?? options.Host;
-        // Split brain resolver: keep-oldest with down-if-alone. The oldest node is the first coordinator node
-        // (it founds the cluster), so the side of a partition that holds it stays and the other side is downed
-        // after stable-after: workers cut off from the coordinator cannot train anyway. When the oldest node is
-        // alone against two or more nodes (it crashed, or its network is gone), it is the one downed, so a
-        // standby coordinator node (train --standby) on the other side takes over the singletons; a strategy
-        // counting coordinator nodes would tie one against one there and keep the dead node's side.
-        // Heartbeats tolerate the pauses of a busy worker.
+        // Split brain resolver: keep-majority counted over the coordinator-role nodes only, so the side of
+        // a partition with the coordinator (or with most coordinator nodes) stays and the other side is
+        // downed after stable-after, however many workers it holds: workers cut off from the coordinator
+        // cannot train anyway, and no flaky view of one worker can down the coordinator. Fail-over to a
+        // standby (train --standby) therefore needs a majority of coordinator nodes to survive: two standbys
+        // (three coordinator nodes) survive the first one's crash; with one, the tie goes to the side with
+        // the lowest address. (keep-oldest with down-if-alone would let one standby take over, but also lets
+        // workers that briefly cannot see a live coordinator down it.) Heartbeats tolerate the pauses of a
+        // busy worker.
         var hocon = $$"""
             akka {
               loglevel = INFO
@@ -57,9 +59,13 @@ public static class ClusterSetup
                 min-nr-of-members = 1
                 downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
                 split-brain-resolver {
-                  active-strategy = keep-oldest
-                  keep-oldest.down-if-alone = on
+                  active-strategy = keep-majority
+                  keep-majority.role = "{{ClusterOptions.CoordinatorRole}}"
                   stable-after = 15s
+                  # Not "down everything after 26 s of changing reachability": with workers killed every few
+                  # seconds (the chaos drill) that took the whole cluster down; the coordinator's side goes on
+                  # with shard time-outs, and unreachable nodes are downed once membership is stable again.
+                  down-all-when-unstable = off
                 }
                 failure-detector {
                   heartbeat-interval = 1s

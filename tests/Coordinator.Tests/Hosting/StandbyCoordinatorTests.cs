@@ -6,8 +6,9 @@ using System.Text;
 namespace Distributed.Coordinator.Tests.Hosting;
 
 /// <summary>
-/// Coordinator fail-over with real processes: a first coordinator node, a standby node (<c>train --standby</c>)
-/// and two external workers; the first node is SIGKILLed mid-run and the standby finishes the run.
+/// Coordinator fail-over with real processes: a first coordinator node, two standby nodes (<c>train --standby</c>;
+/// the split brain resolver keeps the side with most coordinator nodes) and two external workers; the first node
+/// is SIGKILLed mid-run and the older standby finishes the run.
 /// </summary>
 [Collection(RealProcessCollection.Name)]
 public sealed class StandbyCoordinatorTests : IDisposable
@@ -31,13 +32,20 @@ public sealed class StandbyCoordinatorTests : IDisposable
         var (exit, output, error) = CliRunner.Run(["train", "--workers", "2", .. Recipe, "--out", uninterrupted, "--worker-timeout", "60"]);
         Assert.True(exit == 0, error + output);
 
-        int port = FreePort(), standbyPort = FreePort();
+        int port = FreePort();
         string seed = $"akka.tcp://distributed@127.0.0.1:{port}";
         var first = Start("Distributed.Coordinator.dll", ["train", "--workers", "0", "--min-workers", "2", "--port", $"{port}", "--tensor-port", $"{FreePort()}",
             .. Recipe, "--out", shared, "--worker-timeout", "120"]);
         Assert.True(SpinWait.SpinUntil(() => File.Exists(Path.Combine(shared, "command.json")) || first.HasExited, TimeSpan.FromSeconds(60)), "the first node did not start");
-        var standby = Start("Distributed.Coordinator.dll", ["train", "--standby", shared, "--seed-node", seed, "--port", $"{standbyPort}", "--tensor-port", $"{FreePort()}"]);
-        Assert.True(SpinWait.SpinUntil(() => standby.Output.Contains("is up in the cluster") || standby.HasExited, TimeSpan.FromSeconds(60)), "the standby did not join: " + standby.Output);
+        // One after the other: the older standby takes over.
+        var standbys = new List<Node>();
+        for (int i = 0; i < 2; i++)
+        {
+            var node = Start("Distributed.Coordinator.dll", ["train", "--standby", shared, "--seed-node", seed, "--port", $"{FreePort()}", "--tensor-port", $"{FreePort()}"]);
+            Assert.True(SpinWait.SpinUntil(() => node.Output.Contains("is up in the cluster") || node.HasExited, TimeSpan.FromSeconds(60)), "a standby did not join: " + node.Output);
+            standbys.Add(node);
+        }
+        var (standby, other) = (standbys[0], standbys[1]);
         var workers = new[] { "w1", "w2" }.Select(id => Start("Distributed.Worker.dll", ["--seed-node", seed, "--worker-id", id, "--data-dir", CliRunner.SliceDirectory,
             "--join-timeout", "90", "--log-dir", Path.Combine(shared, "logs")])).ToList();
 
@@ -54,6 +62,9 @@ public sealed class StandbyCoordinatorTests : IDisposable
         Assert.True(standby.ExitCode == 0, standby.Output);
         Assert.Matches(@"took over the coordinator, continuing from .*iter-\d{9}\.ckpt at iteration \d+", standby.Output);
         Assert.Matches(@"(?m)^test: loss=\d+\.\d+ top1=0\.\d+ top5=[01]\.\d+$", standby.Output);
+        // The younger standby stops once the run has finished.
+        Assert.True(other.WaitForExit(TimeSpan.FromSeconds(30)) && other.ExitCode == 0, other.Output);
+        Assert.Contains("the run finished on another coordinator node", other.Output);
         // The same worker processes finished the run.
         Assert.All(workers, w => Assert.True(w.WaitForExit(TimeSpan.FromSeconds(30)) && w.ExitCode == 0, w.Output));
 
