@@ -7,6 +7,12 @@ namespace Distributed.Coordinator.Coordination;
 /// <summary>An epoch ended; <paramref name="Workers"/> is the live worker count.</summary>
 public sealed record EpochEnded(string RunId, EpochMetrics Metrics, int Workers, int TotalEpochs);
 
+/// <summary>
+/// The reporter's answer to <see cref="EpochEnded"/>: the epoch's row is in <c>metrics.jsonl</c>. The coordinator
+/// waits for it before the epoch's checkpoint, so a run resumed from any later checkpoint has the row.
+/// </summary>
+public sealed record EpochRecorded(string RunId, int Epoch);
+
 /// <summary>Something worth a metrics event row happened (join, departure, rejected or re-assigned shard).</summary>
 public sealed record RunEvent(string RunId, string Event, string Detail, long Iteration);
 

@@ -23,10 +23,13 @@ public sealed class RunReporter : ReceiveActor
         {
             output.WriteLine($"Epoch {e.Metrics.Epoch}/{e.TotalEpochs}");
             output.WriteLine(TrainCommand.FormatEpoch(e.Metrics) + $" - workers: {e.Workers}");
-            if (metrics is null) return;
-            var row = MetricsWriter.EpochRow(e.Metrics);
-            row["workers"] = e.Workers;
-            metrics.Write(row);
+            if (metrics is not null)
+            {
+                var row = MetricsWriter.EpochRow(e.Metrics);
+                row["workers"] = e.Workers;
+                metrics.Write(row);
+            }
+            Sender.Tell(new EpochRecorded(e.RunId, e.Metrics.Epoch));
         });
         Receive<RunEvent>(e =>
         {

@@ -19,15 +19,6 @@ internal static class RunAssertions
         }
     }
 
-    /// <summary>How many epoch rows the run's metrics hold so far (0 while there is no file).</summary>
-    public static int EpochRows(string run)
-    {
-        string path = Path.Combine(run, "metrics.jsonl");
-        if (!File.Exists(path)) return 0;
-        using var reader = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
-        return reader.ReadToEnd().Split('\n').Count(l => l.Contains("\"kind\":\"epoch\"", StringComparison.Ordinal) || l.Contains("\"kind\": \"epoch\"", StringComparison.Ordinal));
-    }
-
     /// <summary>The run's epoch rows are epochs 1..N in order, each with every one of <paramref name="samples"/> training samples.</summary>
     public static void EveryEpochOnceWithAllSamples(string run, int epochs, int samples)
     {

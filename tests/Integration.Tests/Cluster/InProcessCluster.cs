@@ -145,6 +145,7 @@ internal sealed class InProcessCluster : IDisposable
         {
             Receive<TrainingCompleted>(c => { reports.Enqueue(c); completion.TrySetResult(c); });
             Receive<TrainingFailed>(f => { reports.Enqueue(f); completion.TrySetException(new InvalidOperationException(f.Reason)); });
+            Receive<EpochEnded>(e => { reports.Enqueue(e); Sender.Tell(new EpochRecorded(e.RunId, e.Metrics.Epoch)); });
             ReceiveAny(reports.Enqueue);
         }
     }
