@@ -245,7 +245,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
         Receive<CheckpointSaved>(OnCheckpointSaved);
     }
 
-    // Epoch checkpoints stay; of the periodic ones (iter-*.ckpt) the last few are kept.
+    // Of the periodic checkpoints (iter-*.ckpt) and of the epochs' the last few are kept, as in a single-process run.
     private void OnCheckpointSaved(CheckpointSaved saved)
     {
         if (saved.Error is not null)
@@ -254,6 +254,14 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
             return;
         }
         if (PeriodicCheckpoints.IsPeriodic(saved.Path)) _periodic.Written(saved.Path);
+        else if (Path.GetFileName(saved.Path).StartsWith("epoch-", StringComparison.Ordinal))
+        {
+            try { Runs.RunFolder.PruneEpochCheckpoints(Path.GetDirectoryName(saved.Path)!); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                _log.Warning("Run {RunId}: cannot delete old epoch checkpoints: {Reason}", RunId, e.Message);
+            }
+        }
     }
 
     private void StartIteration()

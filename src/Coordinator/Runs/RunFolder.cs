@@ -46,8 +46,19 @@ public sealed class RunFolder
     {
         string path = Path.Combine(CheckpointDirectory, $"epoch-{epoch:D4}.ckpt");
         checkpoint.Save(path);
-        var old = Directory.GetFiles(CheckpointDirectory, "epoch-*.ckpt").Order(StringComparer.Ordinal).ToList();
-        foreach (var f in old.Take(Math.Max(0, old.Count - KeepEpochCheckpoints))) File.Delete(f);
+        PruneEpochCheckpoints(CheckpointDirectory);
         return path;
+    }
+
+    /// <summary>
+    /// Deletes all but the newest <see cref="KeepEpochCheckpoints"/> epoch checkpoints (<c>epoch-*.ckpt</c>) of
+    /// <paramref name="checkpointDirectory"/>; returns the paths deleted.
+    /// </summary>
+    public static IReadOnlyList<string> PruneEpochCheckpoints(string checkpointDirectory)
+    {
+        var old = Directory.GetFiles(checkpointDirectory, "epoch-*.ckpt").Order(StringComparer.Ordinal).ToList();
+        var doomed = old.Take(Math.Max(0, old.Count - KeepEpochCheckpoints)).ToList();
+        foreach (var f in doomed) File.Delete(f);
+        return doomed;
     }
 }
