@@ -135,7 +135,7 @@ public static class TrainCommand
     {
         string dir = reader.String("--resume") ?? throw new UsageException("--resume needs the run folder to continue (the --out of that run)");
         bool verbose = reader.Flag("--verbose");
-        var others = reader.Arguments.Where(a => a.StartsWith("--", StringComparison.Ordinal) && a is not "--resume" and not "--verbose").ToList();
+        var others = OptionsOtherThan(reader, ["--resume", "--verbose"]);
         if (others.Count > 0)
             throw new UsageException($"--resume continues a run with the settings it was started with; drop {string.Join(" ", others)}");
         var run = new RunFolder(dir);
@@ -166,7 +166,7 @@ public static class TrainCommand
             if (reader.String(option) is { } value) own.AddRange([option, value]);
         if (!own.Contains("--seed-node"))
             throw new UsageException("--standby needs --seed-node akka.tcp://distributed@HOST:PORT, the first coordinator node");
-        var others = reader.Arguments.Where(a => a.StartsWith("--", StringComparison.Ordinal) && a is not "--standby" and not "--verbose" && !NodeOptions[1..].Contains(a)).ToList();
+        var others = OptionsOtherThan(reader, ["--standby", "--verbose", .. NodeOptions[1..]]);
         if (others.Count > 0)
             throw new UsageException($"--standby takes the run's settings from its folder; drop {string.Join(" ", others)} (only --seed-node, --host, --port, --public-hostname and --tensor-port are its own)");
         var run = new RunFolder(dir);
@@ -175,6 +175,10 @@ public static class TrainCommand
         output.WriteLine($"standing by for the run in {run.Root}: this node takes over when the coordinator node is gone");
         return Hosting.DistributedTraining.Run(settings, verbose, output);
     }
+
+    // The options given besides the allowed ones (a command that takes the run's recorded settings refuses them).
+    private static List<string> OptionsOtherThan(ArgumentReader reader, string[] allowed) =>
+        reader.Arguments.Where(a => a.StartsWith("--", StringComparison.Ordinal) && !allowed.Contains(a)).ToList();
 
     private static string[] RecordedArguments(RunFolder run, string option)
     {

@@ -254,7 +254,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
             return;
         }
         if (PeriodicCheckpoints.IsPeriodic(saved.Path)) _periodic.Written(saved.Path);
-        else if (Path.GetFileName(saved.Path).StartsWith("epoch-", StringComparison.Ordinal))
+        else if (Runs.RunFolder.IsEpochCheckpoint(saved.Path))
         {
             try { Runs.RunFolder.PruneEpochCheckpoints(Path.GetDirectoryName(saved.Path)!); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -92,7 +92,7 @@ public sealed partial class CoordinatorActor
     private void NextEpoch()
     {
         if (_settings.CheckpointDirectory is not null)
-            _settings.ParameterServer.Tell(new SaveCheckpoint(RunId, Path.Combine(_settings.CheckpointDirectory, $"epoch-{_epoch + 1:D4}.ckpt"), _epoch + 1, _iteration));
+            _settings.ParameterServer.Tell(new SaveCheckpoint(RunId, Path.Combine(_settings.CheckpointDirectory, Runs.RunFolder.EpochFileName(_epoch + 1)), _epoch + 1, _iteration));
         _epoch++;
         if (_epoch < _plan.Epochs)
         {
@@ -115,7 +115,7 @@ public sealed partial class CoordinatorActor
 
     private void Finish(EvaluationResult test)
     {
-        string? final = _settings.CheckpointDirectory is null ? null : Path.Combine(_settings.CheckpointDirectory, "final.ckpt");
+        string? final = _settings.CheckpointDirectory is null ? null : Path.Combine(_settings.CheckpointDirectory, Runs.RunFolder.FinalFileName);
         if (final is null)
         {
             Complete(test, null);

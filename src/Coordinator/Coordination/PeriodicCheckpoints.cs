@@ -12,13 +12,16 @@ internal sealed class PeriodicCheckpoints(string runId, ILoggingAdapter log)
     /// <summary>How many periodic checkpoints are kept.</summary>
     public const int Keep = 3;
 
+    /// <summary>The start of every periodic checkpoint's file name.</summary>
+    public const string Prefix = "iter-";
+
     private readonly Queue<string> _written = new();
 
     /// <summary>The file name of the checkpoint after <paramref name="iteration"/> iterations.</summary>
-    public static string FileName(long iteration) => $"iter-{iteration:D9}.ckpt";
+    public static string FileName(long iteration) => $"{Prefix}{iteration:D9}.ckpt";
 
     /// <summary>True for a periodic checkpoint's path.</summary>
-    public static bool IsPeriodic(string path) => Path.GetFileName(path).StartsWith("iter-", StringComparison.Ordinal);
+    public static bool IsPeriodic(string path) => Path.GetFileName(path).StartsWith(Prefix, StringComparison.Ordinal);
 
     /// <summary>Records a written checkpoint and deletes the oldest beyond <see cref="Keep"/>.</summary>
     public void Written(string path)

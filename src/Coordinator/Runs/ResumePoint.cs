@@ -30,7 +30,7 @@ public sealed record ResumePoint(string Path, long Iteration, int EpochSamples, 
         if (!Directory.Exists(checkpointDirectory)) return null;
         var skipped = new List<string>();
         // final.ckpt is left out: a run that wrote it is finished. On a tie the epoch's checkpoint wins (listed first).
-        var newest = new[] { NewestLoadable(checkpointDirectory, "epoch-", skipped), NewestLoadable(checkpointDirectory, "iter-", skipped) }
+        var newest = new[] { NewestLoadable(checkpointDirectory, RunFolder.EpochPrefix, skipped), NewestLoadable(checkpointDirectory, Coordination.PeriodicCheckpoints.Prefix, skipped) }
             .OfType<(string Path, Checkpoint Checkpoint)>()
             .OrderByDescending(c => c.Checkpoint.Header.Iteration)
             .ToList();

@@ -11,6 +11,18 @@ public sealed class RunFolder
     /// <summary>How many per-epoch checkpoints are kept besides final.ckpt.</summary>
     public const int KeepEpochCheckpoints = 3;
 
+    /// <summary>The start of every epoch checkpoint's file name.</summary>
+    public const string EpochPrefix = "epoch-";
+
+    /// <summary>The file name of a finished run's last checkpoint.</summary>
+    public const string FinalFileName = "final.ckpt";
+
+    /// <summary>The file name of the checkpoint written when epoch <paramref name="epoch"/> (1-based) ended.</summary>
+    public static string EpochFileName(int epoch) => $"{EpochPrefix}{epoch:D4}.ckpt";
+
+    /// <summary>True for an epoch checkpoint's path.</summary>
+    public static bool IsEpochCheckpoint(string path) => Path.GetFileName(path).StartsWith(EpochPrefix, StringComparison.Ordinal);
+
     /// <summary>Creates the folder and its sub-folders.</summary>
     public RunFolder(string path)
     {
@@ -39,12 +51,12 @@ public sealed class RunFolder
     public string MetricsPath => Path.Combine(Root, "metrics.jsonl");
 
     /// <summary>The last checkpoint of a finished run.</summary>
-    public string FinalCheckpointPath => Path.Combine(CheckpointDirectory, "final.ckpt");
+    public string FinalCheckpointPath => Path.Combine(CheckpointDirectory, FinalFileName);
 
     /// <summary>Writes the checkpoint of an epoch and prunes older epoch checkpoints.</summary>
     public string SaveEpoch(Checkpoint checkpoint, int epoch)
     {
-        string path = Path.Combine(CheckpointDirectory, $"epoch-{epoch:D4}.ckpt");
+        string path = Path.Combine(CheckpointDirectory, EpochFileName(epoch));
         checkpoint.Save(path);
         PruneEpochCheckpoints(CheckpointDirectory);
         return path;
@@ -56,7 +68,7 @@ public sealed class RunFolder
     /// </summary>
     public static IReadOnlyList<string> PruneEpochCheckpoints(string checkpointDirectory)
     {
-        var old = Directory.GetFiles(checkpointDirectory, "epoch-*.ckpt").Order(StringComparer.Ordinal).ToList();
+        var old = Directory.GetFiles(checkpointDirectory, EpochPrefix + "*.ckpt").Order(StringComparer.Ordinal).ToList();
         var doomed = old.Take(Math.Max(0, old.Count - KeepEpochCheckpoints)).ToList();
         foreach (var f in doomed) File.Delete(f);
         return doomed;

@@ -96,22 +96,14 @@ public sealed class RealProcessTests : IDisposable
         Assert.True(exit == 0, error + output);
 
         // The coordinator as its own process, SIGKILLed once it wrote a periodic checkpoint past the first epoch.
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Distributed.Coordinator.dll"));
-        foreach (var a in Args(killed)) info.ArgumentList.Add(a);
-        using (var coordinator = Process.Start(info)!)
+        using (var coordinator = new NodeProcess("Distributed.Coordinator.dll", Args(killed)))
         {
-            coordinator.OutputDataReceived += (_, _) => { };
-            coordinator.ErrorDataReceived += (_, _) => { };
-            coordinator.BeginOutputReadLine();
-            coordinator.BeginErrorReadLine();
             string checkpoints = Path.Combine(killed, "checkpoints");
             // No wait for epoch 1's metrics row: the coordinator has it written before any checkpoint that follows.
-        bool Ready() => Directory.Exists(checkpoints) && Directory.GetFiles(checkpoints, "iter-*.ckpt").Any(f => string.CompareOrdinal(Path.GetFileName(f), "iter-000000063.ckpt") >= 0);
+            bool Ready() => Directory.Exists(checkpoints) && Directory.GetFiles(checkpoints, "iter-*.ckpt").Any(f => string.CompareOrdinal(Path.GetFileName(f), "iter-000000063.ckpt") >= 0);
             Assert.True(SpinWait.SpinUntil(() => Ready() || coordinator.HasExited, TimeSpan.FromSeconds(120)), "no periodic checkpoint was written");
             Assert.False(coordinator.HasExited, "the run finished before it could be killed");
             coordinator.Kill();
-            coordinator.WaitForExit(10_000);
         }
         foreach (int pid in ProcessesMentioning(killed)) Process.GetProcessById(pid).Kill(); // its orphaned workers
         Assert.False(File.Exists(Path.Combine(killed, "checkpoints", "final.ckpt")));

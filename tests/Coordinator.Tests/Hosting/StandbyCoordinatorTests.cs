@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 
 namespace Distributed.Coordinator.Tests.Hosting;
 
@@ -14,7 +12,7 @@ namespace Distributed.Coordinator.Tests.Hosting;
 public sealed class StandbyCoordinatorTests : IDisposable
 {
     private readonly string _out = Path.Combine(Path.GetTempPath(), "standby-tests-" + Guid.NewGuid().ToString("N"));
-    private readonly List<Node> _nodes = [];
+    private readonly List<NodeProcess> _nodes = [];
 
     public void Dispose()
     {
@@ -38,7 +36,7 @@ public sealed class StandbyCoordinatorTests : IDisposable
             .. Recipe, "--out", shared, "--worker-timeout", "120"]);
         Assert.True(SpinWait.SpinUntil(() => File.Exists(Path.Combine(shared, "command.json")) || first.HasExited, TimeSpan.FromSeconds(60)), "the first node did not start");
         // One after the other: the older standby takes over.
-        var standbys = new List<Node>();
+        var standbys = new List<NodeProcess>();
         for (int i = 0; i < 2; i++)
         {
             var node = Start("Distributed.Coordinator.dll", ["train", "--standby", shared, "--seed-node", seed, "--port", $"{FreePort()}", "--tensor-port", $"{FreePort()}"]);
@@ -90,47 +88,10 @@ public sealed class StandbyCoordinatorTests : IDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private Node Start(string assembly, string[] args)
+    private NodeProcess Start(string assembly, string[] args)
     {
-        var node = new Node(Path.Combine(AppContext.BaseDirectory, assembly), args);
+        var node = new NodeProcess(assembly, args);
         _nodes.Add(node);
         return node;
-    }
-
-    // A process of this test, its stdout and stderr collected; killed at the end if still running.
-    private sealed class Node : IDisposable
-    {
-        private readonly Process _process;
-        private readonly StringBuilder _output = new();
-
-        public Node(string assembly, string[] args)
-        {
-            var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-            info.ArgumentList.Add(assembly);
-            foreach (var a in args) info.ArgumentList.Add(a);
-            _process = Process.Start(info)!;
-            _process.OutputDataReceived += (_, e) => Append(e.Data);
-            _process.ErrorDataReceived += (_, e) => Append(e.Data);
-            _process.BeginOutputReadLine();
-            _process.BeginErrorReadLine();
-        }
-
-        public string Output { get { lock (_output) return _output.ToString(); } }
-        public bool HasExited => _process.HasExited;
-        public int ExitCode => _process.ExitCode;
-        public bool WaitForExit(TimeSpan timeout) => _process.WaitForExit(timeout);
-        public void Kill() { _process.Kill(); _process.WaitForExit(10_000); }
-
-        private void Append(string? line)
-        {
-            if (line is null) return;
-            lock (_output) _output.AppendLine(line);
-        }
-
-        public void Dispose()
-        {
-            if (!_process.HasExited) Kill();
-            _process.Dispose();
-        }
     }
 }
