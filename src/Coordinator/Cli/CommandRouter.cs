@@ -20,12 +20,17 @@ public static class CommandRouter
           summary   print a model's Keras-style summary
           train     train a model on Fashion-MNIST
           evaluate  test-set figures of a checkpoint
+          export    a checkpoint's network as an ONNX model
 
         Run '<command> --help' for the options of a command.
         """;
 
     /// <summary>Runs the command line; returns the process exit code.</summary>
-    public static int Run(string[] args, TextWriter output, TextWriter error)
+    /// <param name="args">The command line.</param>
+    /// <param name="output">Standard output.</param>
+    /// <param name="error">Standard error.</param>
+    /// <param name="interactive">Standard output is a terminal (train then draws a live progress line).</param>
+    public static int Run(string[] args, TextWriter output, TextWriter error, bool interactive = false)
     {
         bool verbose = args.Contains("--verbose");
         if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
@@ -36,13 +41,14 @@ public static class CommandRouter
         var (command, help) = args[0] switch
         {
             "summary" => ((Func<ArgumentReader, TextWriter, int>)SummaryCommand.Run, SummaryCommand.Help),
-            "train" => (TrainCommand.Run, TrainCommand.Help),
+            "train" => ((reader, o) => TrainCommand.Run(reader, new CliConsole(o, error, interactive)), TrainCommand.Help),
             "evaluate" => (EvaluateCommand.Run, EvaluateCommand.Help),
+            "export" => (ExportCommand.Run, ExportCommand.Help),
             _ => (null, ""),
         };
         if (command is null)
         {
-            error.WriteLine($"error: unknown command '{args[0]}'; the commands are summary, train and evaluate");
+            error.WriteLine($"error: unknown command '{args[0]}'; the commands are summary, train, evaluate and export");
             return ExitCodes.Usage;
         }
         var rest = args.Skip(1).ToArray();

@@ -16,7 +16,8 @@ public static class EvaluateCommand
         Usage: evaluate --checkpoint FILE.ckpt [--data-dir DIR]
 
         Rebuilds the checkpoint's model, loads its weights and prints the Fashion-MNIST test-set
-        figures as 'test: loss=<x> top1=<x> top5=<x>' plus the accuracy of each class.
+        figures as 'test: loss=<x> top1=<x> top5=<x>' plus the accuracy of each class and the
+        confusion matrix (rows: true class, columns: predicted class).
           --checkpoint  a .ckpt file written by train
           --data-dir    folder with the four Fashion-MNIST IDX files (default as for train)
 
@@ -41,17 +42,11 @@ public static class EvaluateCommand
         var predictions = new int[test.Count];
         var result = Evaluation.Run(model, test, 256, predictions);
         output.WriteLine($"checkpoint: {path} (epoch {checkpoint.Header.Epoch}, iteration {checkpoint.Header.Iteration})");
+        var confusion = new ConfusionMatrix(test.Labels, predictions, test.NumClasses);
         for (int c = 0; c < test.NumClasses; c++)
-        {
-            int total = 0, hit = 0;
-            for (int i = 0; i < test.Count; i++)
-            {
-                if (test.Labels[i] != c) continue;
-                total++;
-                if (predictions[i] == c) hit++;
-            }
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {test.ClassNames[c],-12} {(total == 0 ? 0 : (double)hit / total):F4} ({hit}/{total})"));
-        }
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {test.ClassNames[c],-12} {confusion.Recall(c):F4} ({confusion[c, c]}/{confusion.RowTotal(c)})"));
+        output.WriteLine("confusion matrix (rows: true class, columns: predicted class):");
+        output.Write(confusion.Format(test.ClassNames));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"test: loss={result.Loss:F4} top1={result.Top1:F4} top5={result.Top5:F4}"));
         return ExitCodes.Ok;
     }

@@ -18,7 +18,7 @@ public static class TrainCommand
     public const string Help = """
         Usage: train (--workers N | --single-process) [--model NAME|FILE.json] [--epochs E] [--batch B] [--lr L]
                      [--momentum M] [--nesterov] [--weight-decay D] [--lr-decay X] [--lr-step-epochs K --lr-step-gamma G]
-                     [--validation-split F] [--seed S] [--standardize] [--data-dir DIR] [--out DIR] [--verbose]
+                     [--validation-split F] [--seed S] [--standardize] [--data-dir DIR] [--out DIR] [--config FILE.json] [--quiet | --json] [--verbose]
                cluster:        [--min-workers K] [--max-workers K] [--host H] [--port P] [--public-hostname X]
                                [--seed-node ADDRESS] [--threads-per-worker T] [--micro-shard S] [--worker-timeout SECONDS]
                                [--shard-timeout SECONDS] [--tensor-port P] [--no-tensor-link] [--checkpoint-every K]
@@ -45,7 +45,14 @@ public static class TrainCommand
                                 instead of [0, 1]
           --data-dir            folder with the four Fashion-MNIST IDX files
                                 (default: $FASHION_MNIST_DIR, then /usr/share/datasets/fashion-mnist)
-          --out                 run folder: metrics.jsonl, checkpoints/ (final.ckpt last), logs/
+          --out                 run folder (default runs/<yyyyMMdd-HHmmss>-<model>): metrics.jsonl, checkpoints/
+                                (final.ckpt last), logs/, and at the end curves.png, confusion.png and report.md
+          --quiet               no live progress line (one line per epoch, as when the output is not a terminal)
+          --config              a JSON file of options without dashes, e.g. {"lr": 0.01, "nesterov": true}; every
+                                option also reads DISTRIBUTED_<NAME> (e.g. DISTRIBUTED_LR, DISTRIBUTED_DATA_DIR);
+                                the command line wins over the environment, which wins over the file
+          --json                one JSON object per line on standard output (the metrics.jsonl rows: epochs,
+                                events, test); the text goes to standard error
           --min-workers         workers that must be ready before training starts (default: --workers, at least 1);
                                 given, the run also pauses while fewer are alive (default: goes on with one)
           --max-workers         workers accepted at most (default 64)
@@ -78,13 +85,29 @@ public static class TrainCommand
 
 
     /// <summary>Runs the command.</summary>
-    public static int Run(ArgumentReader reader, TextWriter output)
+    public static int Run(ArgumentReader reader, CliConsole console) => Run(reader, console, Environment.GetEnvironmentVariable);
+
+    /// <summary>Runs the command with options also from <paramref name="environment"/> and a config file (<see cref="OptionSources"/>).</summary>
+    public static int Run(ArgumentReader reader, CliConsole console, Func<string, string?> environment)
     {
-        if (reader.Has("--resume")) return Resume(reader, output);
-        if (reader.Has("--standby")) return Standby(reader, output);
+        ArgumentNullException.ThrowIfNull(reader);
+        IReadOnlyList<string> sources = [];
+        // --resume and --standby take the run's recorded options; nothing is merged into them.
+        if (!reader.Has("--resume") && !reader.Has("--standby"))
+        {
+            (var merged, sources) = OptionSources.Merge(reader.Arguments, MergedOptions, Flags, environment);
+            reader = new ArgumentReader(merged);
+        }
+        var view = TrainOutput.Read(reader, console);
+        var output = view.Text;
+        if (reader.Has("--resume")) return Resume(reader, view);
+        if (reader.Has("--standby")) return Standby(reader, view);
         bool verbose = reader.Has("--verbose");
         var settings = TrainSettings.Read(reader);
-        if (!settings.SingleProcess) return Hosting.DistributedTraining.Run(settings, verbose, output);
+        // Like Lightning's run folders: every run keeps its metrics, checkpoints and report somewhere.
+        if (settings.OutDirectory is null) settings = settings with { OutDirectory = RunFolder.NewDefault(settings.Model.Model) };
+        output.WriteLine(EffectiveConfiguration(settings, sources));
+        if (!settings.SingleProcess) return Hosting.DistributedTraining.Run(settings, verbose, view);
         var run = settings.OutDirectory is null ? null : new RunFolder(settings.OutDirectory);
         Logging.LogSetup.Configure(verbose, run?.LogDirectory);
 
@@ -107,12 +130,15 @@ public static class TrainCommand
         int trainCount = settings.Fit.TrainCount(data.Train.Count);
         output.WriteLine($"Train on {trainCount} samples, validate on {data.Train.Count - trainCount} samples, test on {data.Test.Count} samples");
         var trainer = new Trainer(model, new Sgd(settings.Optimizer));
-        using var metrics = run is null ? null : new MetricsWriter(run.MetricsPath);
+        using var metrics = MetricsWriter.For(run?.MetricsPath, view.Json);
         string specJson = spec.ToJson(indented: false);
         var description = settings.Describe().Concat(inputs.Scaling.ToSettings()).ToDictionary();
+        var bar = view.Bar(settings.Fit.BatchSize, settings.Fit.Epochs);
+        if (bar is not null) trainer.OnBatch = (epoch, iteration, iterations, loss, accuracy) => bar.Iteration(epoch + 1, iteration, iterations, loss, accuracy);
         trainer.Fit(data.Train, settings.Fit, epoch =>
         {
-            output.WriteLine($"Epoch {epoch.Epoch}/{settings.Fit.Epochs}");
+            if (bar is null) output.WriteLine($"Epoch {epoch.Epoch}/{settings.Fit.Epochs}");
+            bar?.EndEpoch();
             output.WriteLine(FormatEpoch(epoch));
             metrics?.Epoch(epoch);
             run?.SaveEpoch(Checkpoint.Capture(model, specJson, trainer.Velocity, epoch.Epoch, trainer.Iteration, description), epoch.Epoch);
@@ -126,16 +152,33 @@ public static class TrainCommand
             output.WriteLine($"checkpoint: {run.FinalCheckpointPath}");
             output.WriteLine($"metrics: {run.MetricsPath}");
         }
+        if (run is not null) RunReport.WriteAfterRun(run, data.Directory, output);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"test: loss={test.Loss:F4} top1={test.Top1:F4} top5={test.Top5:F4}"));
         return ExitCodes.Ok;
     }
 
-    // train --resume DIR: the run's own arguments (recorded at its start) from its newest checkpoint that loads.
-    private static int Resume(ArgumentReader reader, TextWriter output)
+    // Options that may come from the environment or a config file, and which of them are flags.
+    private static readonly string[] MergedOptions = [.. TrainSettings.Names.Where(n => n is not ("--resume" or "--standby" or OptionSources.ConfigOption))];
+    private static readonly string[] Flags = ["--single-process", "--nesterov", "--standardize", "--no-tensor-link", "--verbose", .. TrainOutput.Names];
+
+    // The start-up line: the settings that decide the result (defaults filled in) and the options not from the command line.
+    private static string EffectiveConfiguration(TrainSettings settings, IReadOnlyList<string> sources)
     {
+        var c = settings.Cluster;
+        string mode = settings.SingleProcess
+            ? $"single process, {settings.Threads} thread(s)"
+            : c.Workers > 0 ? $"{c.Workers} local workers" : $"external workers (at least {c.MinWorkers})";
+        string line = $"configuration: {string.Join(" ", settings.Describe().Select(kv => $"{kv.Key}={kv.Value}"))} standardize={(settings.Standardize ? "true" : "false")} - {mode} - run folder {settings.OutDirectory}";
+        return sources.Count == 0 ? line : line + $" (not from the command line: {string.Join(", ", sources)})";
+    }
+
+    // train --resume DIR: the run's own arguments (recorded at its start) from its newest checkpoint that loads.
+    private static int Resume(ArgumentReader reader, TrainOutput view)
+    {
+        var output = view.Text;
         string dir = reader.String("--resume") ?? throw new UsageException("--resume needs the run folder to continue (the --out of that run)");
         bool verbose = reader.Flag("--verbose");
-        var others = OptionsOtherThan(reader, ["--resume", "--verbose"]);
+        var others = OptionsOtherThan(reader, ["--resume", "--verbose", .. TrainOutput.Names]);
         if (others.Count > 0)
             throw new UsageException($"--resume continues a run with the settings it was started with; drop {string.Join(" ", others)}");
         var run = new RunFolder(dir);
@@ -148,7 +191,7 @@ public static class TrainCommand
             throw new Engine.EngineException($"--resume {dir}: no checkpoint in {run.CheckpointDirectory} loads; start the run again without --resume");
         var settings = TrainSettings.Read(new ArgumentReader(args)) with { OutDirectory = run.Root, Resume = point };
         output.WriteLine($"resuming from {point.Path} (iteration {point.Iteration})");
-        return Hosting.DistributedTraining.Run(settings, verbose, output);
+        return Hosting.DistributedTraining.Run(settings, verbose, view);
     }
 
     // The options that say where a node listens and whom it joins: a standby gives its own.
@@ -157,8 +200,9 @@ public static class TrainCommand
     // train --standby DIR --seed-node ADDR: another coordinator node for the run whose --out is DIR (a folder
     // every coordinator node can read). It joins the first node's cluster and does nothing until the first node
     // is gone; then the singletons move to the oldest standby and the run continues from the newest checkpoint.
-    private static int Standby(ArgumentReader reader, TextWriter output)
+    private static int Standby(ArgumentReader reader, TrainOutput view)
     {
+        var output = view.Text;
         string dir = reader.String("--standby") ?? throw new UsageException("--standby needs the run folder of the run to stand by for (its --out)");
         bool verbose = reader.Flag("--verbose");
         var own = new List<string> { "--workers", "0" };
@@ -166,14 +210,14 @@ public static class TrainCommand
             if (reader.String(option) is { } value) own.AddRange([option, value]);
         if (!own.Contains("--seed-node"))
             throw new UsageException("--standby needs --seed-node akka.tcp://distributed@HOST:PORT, the first coordinator node");
-        var others = OptionsOtherThan(reader, ["--standby", "--verbose", .. NodeOptions[1..]]);
+        var others = OptionsOtherThan(reader, ["--standby", "--verbose", .. TrainOutput.Names, .. NodeOptions[1..]]);
         if (others.Count > 0)
             throw new UsageException($"--standby takes the run's settings from its folder; drop {string.Join(" ", others)} (only --seed-node, --host, --port, --public-hostname and --tensor-port are its own)");
         var run = new RunFolder(dir);
         var settings = TrainSettings.Read(new ArgumentReader([.. WithoutNodeOptions(RecordedArguments(run, "--standby")), .. own]))
             with { OutDirectory = run.Root, Standby = true };
         output.WriteLine($"standing by for the run in {run.Root}: this node takes over when the coordinator node is gone");
-        return Hosting.DistributedTraining.Run(settings, verbose, output);
+        return Hosting.DistributedTraining.Run(settings, verbose, view);
     }
 
     // The options given besides the allowed ones (a command that takes the run's recorded settings refuses them).

@@ -36,7 +36,7 @@ public sealed record TrainSettings(
     [
         .. ModelArguments.Names, "--single-process", "--epochs", "--batch", "--lr", "--momentum", "--nesterov", "--weight-decay",
         "--lr-decay", "--lr-step-epochs", "--lr-step-gamma", "--validation-split", "--seed", "--data-dir", "--out",
-        "--init-from", "--freeze-up-to", "--standardize", "--threads", "--verbose", "--checkpoint-every", "--resume", "--standby", .. ClusterArguments.Names,
+        "--init-from", "--freeze-up-to", "--standardize", "--threads", "--verbose", "--checkpoint-every", "--resume", "--standby", .. Cli.TrainOutput.Names, Cli.OptionSources.ConfigOption, .. ClusterArguments.Names,
     ];
 
     /// <summary>Reads and validates the options.</summary>

@@ -8,8 +8,8 @@ namespace Distributed.Coordinator.Coordination;
 /// <summary>
 /// The coordinator (a cluster singleton): registers and watches workers, and for every
 /// iteration takes the next global batch of the epoch's order (a shuffle that depends only on
-/// seed and epoch), splits its micro-shards over the live workers in proportion to their
-/// measured speed, announces the step to the parameter server and sends each worker its shard.
+/// seed and epoch), splits its micro-shards over the live workers by their
+/// measured speed (<see cref="ShardPlanner"/>), announces the step to the parameter server and sends each worker its shard.
 /// Shards of a worker that died or whose result was rejected are sent again; the first result
 /// for a micro-shard wins. After each epoch it validates on a snapshot of the weights off the
 /// actor thread and asks the parameter server for a checkpoint.
@@ -367,8 +367,9 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
             string path = Path.Combine(_settings.CheckpointDirectory, PeriodicCheckpoints.FileName(_iteration));
             _settings.ParameterServer.Tell(new SaveCheckpoint(RunId, path, _epoch, _iteration, _epochSamples, _epochCorrect, _epochLoss));
         }
+        var slowest = ReadyWorkers.Select(w => _workers[w]).Where(w => w.Measured).MinBy(w => w.SamplesPerMs);
         Report(new IterationEnded(RunId, _epoch + 1, _iterationInEpoch, _iterationsPerEpoch,
-            _epochLoss / _epochSamples, (double)_epochCorrect / _epochSamples, WorkingCount));
+            _epochLoss / _epochSamples, (double)_epochCorrect / _epochSamples, WorkingCount, slowest?.Id, (slowest?.SamplesPerMs ?? 0) * 1000));
         if (_iterationInEpoch < _iterationsPerEpoch) StartIteration();
         else EndEpoch();
     }

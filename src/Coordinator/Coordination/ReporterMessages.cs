@@ -16,8 +16,9 @@ public sealed record EpochRecorded(string RunId, int Epoch);
 /// <summary>Something worth a metrics event row happened (join, departure, rejected or re-assigned shard).</summary>
 public sealed record RunEvent(string RunId, string Event, string Detail, long Iteration);
 
-/// <summary>An iteration completed (for progress).</summary>
-public sealed record IterationEnded(string RunId, int Epoch, int IterationInEpoch, int IterationsInEpoch, double Loss, double Accuracy, int Workers);
+/// <summary>An iteration completed (for progress): running loss and accuracy of the epoch, live workers and the slowest one's smoothed speed.</summary>
+public sealed record IterationEnded(string RunId, int Epoch, int IterationInEpoch, int IterationsInEpoch, double Loss, double Accuracy, int Workers,
+    string? SlowestWorker = null, double SlowestImagesPerSecond = 0);
 
 /// <summary>The run finished: test figures and the final checkpoint.</summary>
 public sealed record TrainingCompleted(string RunId, EvaluationResult Test, string? CheckpointPath);

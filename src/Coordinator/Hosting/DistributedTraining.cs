@@ -22,8 +22,9 @@ namespace Distributed.Coordinator.Hosting;
 public static class DistributedTraining
 {
     /// <summary>Runs the distributed training; returns the exit code.</summary>
-    public static int Run(TrainSettings settings, bool verbose, TextWriter output)
+    public static int Run(TrainSettings settings, bool verbose, Cli.TrainOutput view)
     {
+        var output = view.Text;
         var run = settings.OutDirectory is null ? null : new RunFolder(settings.OutDirectory);
         Logging.LogSetup.Configure(verbose, run?.LogDirectory, settings.Standby ? "coordinator-standby" : "coordinator");
         // What --resume and --standby need to start the run again the same way.
@@ -48,10 +49,10 @@ public static class DistributedTraining
         string seed = cluster.SelfAddress.ToString();
         Log.Information("Run {RunId}: coordinator node {Address}", runId, seed);
 
-        using var metrics = run is null ? null : new MetricsWriter(run.MetricsPath);
+        using var metrics = MetricsWriter.For(run?.MetricsPath, view.Json);
         var completion = new TaskCompletionSource<TrainingCompleted>(TaskCreationOptions.RunContinuationsAsynchronously);
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var reporter = system.ActorOf(RunReporter.Props(output, metrics, completion, started), "reporter");
+        var reporter = system.ActorOf(RunReporter.Props(output, view.Bar(fit.BatchSize, fit.Epochs), metrics, completion, started), "reporter");
         ClusterSetup.StartSingleton(system, ClusterSetup.ParameterServerName, ParameterServerActor.Props());
         var parameterServer = ClusterSetup.ParameterServerProxy(system);
         var coordinatorSettings = new CoordinatorSettings(plan, data.Train, data.Test, c.MinWorkers, c.MaxWorkers, run?.CheckpointDirectory, reporter, parameterServer)
@@ -85,8 +86,9 @@ public static class DistributedTraining
             latencyProbe.GracefulStop(TimeSpan.FromSeconds(2)).Wait(TimeSpan.FromSeconds(3));
             if (result.CheckpointPath is not null) output.WriteLine($"checkpoint: {result.CheckpointPath}");
             if (run is not null) output.WriteLine($"metrics: {run.MetricsPath}");
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"test: loss={result.Test.Loss:F4} top1={result.Test.Top1:F4} top5={result.Test.Top5:F4}"));
             workers.Stop(TimeSpan.FromSeconds(15));
+            if (run is not null && File.Exists(run.FinalCheckpointPath)) RunReport.WriteAfterRun(run, data.Directory, output);
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"test: loss={result.Test.Loss:F4} top1={result.Test.Top1:F4} top5={result.Test.Top5:F4}"));
             return ExitCodes.Ok;
         }
         finally

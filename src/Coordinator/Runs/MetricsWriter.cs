@@ -11,18 +11,25 @@ namespace Distributed.Coordinator.Runs;
 /// </summary>
 public sealed class MetricsWriter : IDisposable
 {
-    private readonly string _path;
+    private readonly string? _path;
+    private readonly TextWriter? _echo;
     private StreamWriter? _writer;
 
     /// <summary>
     /// Appends to the file, which is opened at the first row: a standby coordinator node shares the
     /// run folder with the node that writes it until the standby takes over.
     /// </summary>
-    public MetricsWriter(string path)
+    /// <param name="path">The metrics file, or null for none.</param>
+    /// <param name="echo">Also writes every row there as one JSON line (<c>train --json</c> on standard output), or null.</param>
+    public MetricsWriter(string? path, TextWriter? echo = null)
     {
         _path = path;
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        _echo = echo;
+        if (path is not null) Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
     }
+
+    /// <summary>A writer for the run folder's metrics (if any) and the <c>--json</c> stream (if any); null when there is neither.</summary>
+    public static MetricsWriter? For(string? path, TextWriter? echo) => path is null && echo is null ? null : new MetricsWriter(path, echo);
 
     /// <summary>Writes an epoch row.</summary>
     public void Epoch(EpochMetrics m) => Write(EpochRow(m));
@@ -57,8 +64,17 @@ public sealed class MetricsWriter : IDisposable
     public void Write(IReadOnlyDictionary<string, object?> row)
     {
         if (!row.ContainsKey("kind")) throw new ArgumentException("a metrics row needs a 'kind'", nameof(row));
-        _writer ??= new StreamWriter(new FileStream(_path, FileMode.Append, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
-        _writer.WriteLine(JsonSerializer.Serialize(row));
+        string line = JsonSerializer.Serialize(row);
+        if (_path is not null)
+        {
+            _writer ??= new StreamWriter(new FileStream(_path, FileMode.Append, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
+            _writer.WriteLine(line);
+        }
+        if (_echo is not null)
+        {
+            _echo.WriteLine(line);
+            _echo.Flush();
+        }
     }
 
     /// <inheritdoc/>

@@ -38,6 +38,19 @@ public sealed class RunFolder
         }
     }
 
+    /// <summary>
+    /// A fresh folder name for a run without <c>--out</c>: <c>runs/&lt;yyyyMMdd-HHmmss&gt;-&lt;model&gt;</c> under the
+    /// working directory (local time), with <c>-2</c>, <c>-3</c>... when that exists already.
+    /// </summary>
+    public static string NewDefault(string model)
+    {
+        string stem = string.Concat(Path.GetFileNameWithoutExtension(model).Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_'));
+        string first = Path.Combine("runs", $"{DateTime.Now:yyyyMMdd-HHmmss}-{stem}");
+        string candidate = first;
+        for (int k = 2; Directory.Exists(candidate); k++) candidate = $"{first}-{k}";
+        return candidate;
+    }
+
     /// <summary>Absolute path of the folder.</summary>
     public string Root { get; }
 
@@ -49,6 +62,15 @@ public sealed class RunFolder
 
     /// <summary>The metrics file.</summary>
     public string MetricsPath => Path.Combine(Root, "metrics.jsonl");
+
+    /// <summary>The training curves picture of a finished run.</summary>
+    public string CurvesPath => Path.Combine(Root, "curves.png");
+
+    /// <summary>The test-set confusion matrix picture of a finished run.</summary>
+    public string ConfusionPath => Path.Combine(Root, "confusion.png");
+
+    /// <summary>The report that ties the run's figures and pictures together.</summary>
+    public string ReportPath => Path.Combine(Root, "report.md");
 
     /// <summary>The last checkpoint of a finished run.</summary>
     public string FinalCheckpointPath => Path.Combine(CheckpointDirectory, FinalFileName);

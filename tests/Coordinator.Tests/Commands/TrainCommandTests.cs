@@ -36,6 +36,8 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Equal(2, final.Header.Epoch);
         Assert.Equal(2 * 29, final.Header.Iteration); // ⌈1800 / 64⌉ per epoch
         Assert.True(File.Exists(Path.Combine(_out, "logs", "coordinator.log")));
+        Assert.Contains("report: ", output);
+        Runs.ReportAssertions.HasPicturesAndReport(_out);
 
         // evaluate rebuilds the model from the checkpoint and reproduces the test line exactly.
         var (evalExit, evalOutput, evalError) = CliRunner.Run("evaluate", "--checkpoint", Path.Combine(_out, "checkpoints", "final.ckpt"),
@@ -58,6 +60,19 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Equal(0, evalExit);
         string TestLine(string text) => text.Split('\n').Single(l => l.StartsWith("test: ", StringComparison.Ordinal));
         Assert.Equal(TestLine(output), TestLine(evalOutput));
+
+        // The exported ONNX model includes the standardisation: raw test pixels give the same top-1.
+        string onnx = Path.Combine(_out, "model.onnx");
+        var (exportExit, exportOutput, exportError) = CliRunner.Run("export", "--checkpoint", checkpoint, "--onnx", onnx);
+        Assert.True(exportExit == 0, exportError);
+        Assert.Contains("standardisation included", exportOutput);
+        var test = Engine.Data.FashionMnist.Load(CliRunner.SliceDirectory).Test;
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(onnx);
+        var input = new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(test.Images, [test.Count, 28, 28, 1]);
+        using var results = session.Run([Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor("input", input)]);
+        var logits = results.First().AsTensor<float>().ToArray();
+        int hits = Enumerable.Range(0, test.Count).Count(i => ArgMax(logits.AsSpan(i * 10, 10)) == test.Labels[i]);
+        Assert.Contains(FormattableString.Invariant($"top1={(double)hits / test.Count:F4}"), TestLine(evalOutput));
     }
 
     [Theory]
@@ -150,14 +165,86 @@ public sealed class TrainCommandTests : IDisposable
     }
 
     [Fact]
+    public void Json_puts_one_metrics_row_per_line_on_stdout_and_the_text_on_stderr()
+    {
+        var (exit, output, error) = CliRunner.Run("train", "--single-process", "--model", "seed-simple", "--epochs", "2", "--batch", "128",
+            "--data-dir", CliRunner.SliceDirectory, "--json", "--out", _out);
+        Assert.True(exit == 0, error);
+        var rows = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(["epoch", "epoch", "test"], rows.Select(r => r.GetProperty("kind").GetString()));
+        Assert.Equal(1800, rows[0].GetProperty("samples").GetInt32());
+        Assert.Contains("Epoch 2/2", error);
+        Assert.Matches(@"(?m)^test: loss=\d+\.\d+ top1=0\.\d+", error);
+    }
+
+    [Fact]
+    public void On_a_terminal_train_draws_a_live_progress_line_unless_quiet()
+    {
+        string[] args = ["train", "--single-process", "--model", "seed-simple", "--epochs", "1", "--batch", "128", "--data-dir", CliRunner.SliceDirectory];
+        var quiet = new StringWriter();
+        Assert.Equal(0, Distributed.Coordinator.Cli.CommandRouter.Run([.. args, "--quiet", "--out", _out + "-quiet"], quiet, new StringWriter(), interactive: true));
+        Directory.Delete(_out + "-quiet", recursive: true);
+        Assert.DoesNotContain("\r", quiet.ToString());
+        Assert.Contains("Epoch 1/1", quiet.ToString());
+
+        // Without --out the run gets a folder of its own under runs/.
+        var output = new StringWriter();
+        Assert.Equal(0, Distributed.Coordinator.Cli.CommandRouter.Run(args, output, new StringWriter(), interactive: true));
+        Assert.Contains("\r15/15 [==============================] - ETA: 0s - loss: ", output.ToString());
+        Assert.Contains("15/15 - ", output.ToString());
+
+        var folder = System.Text.RegularExpressions.Regex.Match(output.ToString(), @"run folder (runs/\d{8}-\d{6}-seed-simple(-\d+)?)").Groups[1].Value;
+        Assert.True(File.Exists(Path.Combine(folder, "report.md")), output.ToString());
+        Directory.Delete(folder, recursive: true);
+    }
+
+    [Fact]
     public void Every_command_has_help()
     {
-        foreach (var command in new[] { "summary", "train", "evaluate" })
+        foreach (var command in new[] { "summary", "train", "evaluate", "export" })
         {
             var (exit, output, _) = CliRunner.Run(command, "--help");
             Assert.Equal(0, exit);
             Assert.Contains("Usage:", output);
             Assert.Contains("Example:", output);
         }
+    }
+
+    [Theory]
+    [InlineData("--onnx", "x.onnx", "--checkpoint is required")]
+    [InlineData("--checkpoint", "a.ckpt", "--onnx is required")]
+    public void Export_without_a_required_option_is_a_usage_error_that_names_it(string option, string value, string message)
+    {
+        var (exit, _, error) = CliRunner.Run("export", option, value);
+        Assert.Equal(2, exit);
+        Assert.Contains(message, error);
+    }
+
+    [Fact]
+    public void Export_to_a_file_that_is_not_onnx_or_into_a_missing_folder_is_a_usage_error()
+    {
+        var (exit, _, error) = CliRunner.Run("export", "--checkpoint", "a.ckpt", "--onnx", "model.bin");
+        Assert.Equal(2, exit);
+        Assert.Contains("--onnx must name a .onnx file", error);
+        (exit, _, error) = CliRunner.Run("export", "--checkpoint", "a.ckpt", "--onnx", Path.Combine(_out, "missing", "m.onnx"));
+        Assert.Equal(2, exit);
+        Assert.Contains("--onnx: the folder", error);
+    }
+
+    [Fact]
+    public void Export_of_a_missing_checkpoint_fails_with_exit_1_and_names_the_file()
+    {
+        Directory.CreateDirectory(_out);
+        var (exit, _, error) = CliRunner.Run("export", "--checkpoint", Path.Combine(_out, "none.ckpt"), "--onnx", Path.Combine(_out, "m.onnx"));
+        Assert.Equal(1, exit);
+        Assert.Contains("none.ckpt", error);
+        Assert.False(File.Exists(Path.Combine(_out, "m.onnx")));
+    }
+
+    private static int ArgMax(ReadOnlySpan<float> values)
+    {
+        int best = 0;
+        for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
+        return best;
     }
 }

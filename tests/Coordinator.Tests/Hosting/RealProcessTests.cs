@@ -40,6 +40,7 @@ public sealed class RealProcessTests : IDisposable
         Assert.Equal(2, rows.Count(r => r.GetProperty("kind").GetString() == "event" && r.GetProperty("event").GetString() == "worker_joined"));
         Assert.Equal(1, Checkpoint.Load(Path.Combine(_out, "checkpoints", "final.ckpt")).Header.Epoch);
         Assert.True(File.Exists(Path.Combine(_out, "logs", "worker-worker-1.log")));
+        Runs.ReportAssertions.HasPicturesAndReport(_out);
 
         // The workers were started with --log-dir inside this run's folder: none may survive the run.
         SpinWait.SpinUntil(() => !ProcessesMentioning(_out).Any(), TimeSpan.FromSeconds(10));

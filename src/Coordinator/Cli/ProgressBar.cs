@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Distributed.Coordinator.Cli;
+
+/// <summary>
+/// Keras's live progress line for a terminal: <c>Epoch e/E</c> when an epoch starts, then one line
+/// redrawn in place (at most ten times a second) with iteration n/N, a bar, the ETA, the running loss
+/// and accuracy, images/s and an optional status (the cluster's workers). <see cref="EndEpoch"/> clears
+/// it before the epoch's summary line.
+/// </summary>
+public sealed class ProgressBar(TextWriter output, int batchSize, int epochs)
+{
+    private const int BarWidth = 30;
+    private readonly Stopwatch _clock = new();
+    private int _epoch = -1;
+    private long _lastDrawMs = -1;
+    private int _lastLength;
+    private int _firstIteration = -1;
+    private long _firstMs;
+
+    /// <summary>True once the current epoch's header was printed (the summary then prints without one).</summary>
+    public bool EpochStarted => _epoch >= 0;
+
+    /// <summary>An iteration of <paramref name="epoch"/> (1-based) completed.</summary>
+    /// <param name="epoch">1-based epoch.</param>
+    /// <param name="iteration">Iterations of the epoch completed so far (1..<paramref name="iterations"/>).</param>
+    /// <param name="iterations">Iterations per epoch.</param>
+    /// <param name="loss">Running mean loss of the epoch.</param>
+    /// <param name="accuracy">Running top-1 accuracy of the epoch.</param>
+    /// <param name="status">Appended after images/s (e.g. the workers), or null.</param>
+    public void Iteration(int epoch, int iteration, int iterations, double loss, double accuracy, string? status = null)
+    {
+        if (epoch != _epoch)
+        {
+            EndEpoch();
+            _epoch = epoch;
+            _clock.Restart();
+            _lastDrawMs = -1;
+            _firstIteration = -1;
+            output.WriteLine($"Epoch {epoch}/{epochs}");
+        }
+        long now = _clock.ElapsedMilliseconds;
+        if (iteration < iterations && _lastDrawMs >= 0 && now - _lastDrawMs < 100) return;
+        _lastDrawMs = now;
+        if (iteration <= 1 || _firstIteration < 0) { _firstIteration = iteration; _firstMs = now; }
+        int filled = (int)((long)BarWidth * iteration / Math.Max(iterations, 1));
+        string bar = iteration >= iterations ? new string('=', BarWidth) : new string('=', Math.Max(filled - 1, 0)) + ">" + new string('.', BarWidth - Math.Max(filled, 1));
+        string digits = iterations.ToString(CultureInfo.InvariantCulture);
+        string line = string.Create(CultureInfo.InvariantCulture,
+            $"{iteration.ToString(CultureInfo.InvariantCulture).PadLeft(digits.Length)}/{digits} [{bar}] - ETA: {Eta(iteration, iterations, now)} - loss: {loss:F4} - accuracy: {accuracy:F4}");
+        // Rates from the iterations since the first one seen: when an epoch's first iteration began is not known here.
+        double seconds = (now - _firstMs) / 1000.0;
+        if (iteration > _firstIteration && seconds > 0)
+            line += string.Create(CultureInfo.InvariantCulture, $" - {(iteration - _firstIteration) * (double)batchSize / seconds:F0} images/s");
+        if (status is not null) line += " - " + status;
+        output.Write("\r" + line.PadRight(_lastLength));
+        output.Flush();
+        _lastLength = line.Length;
+    }
+
+    /// <summary>Clears the live line (before a summary or any other line is printed).</summary>
+    public void EndEpoch()
+    {
+        if (_lastLength == 0) return;
+        output.Write("\r" + new string(' ', _lastLength) + "\r");
+        output.Flush();
+        _lastLength = 0;
+    }
+
+    private string Eta(int iteration, int iterations, long nowMs)
+    {
+        if (iteration >= iterations) return "0s";
+        if (iteration <= _firstIteration) return "-";
+        return Duration((nowMs - _firstMs) / 1000.0 / (iteration - _firstIteration) * (iterations - iteration));
+    }
+
+    private static string Duration(double seconds) => seconds >= 3600
+        ? TimeSpan.FromSeconds(seconds).ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture)
+        : seconds >= 60 ? TimeSpan.FromSeconds(seconds).ToString(@"m\:ss", CultureInfo.InvariantCulture) : $"{seconds:F0}s";
+}

@@ -1,0 +1,42 @@
+using Distributed.Coordinator.Cli;
+
+namespace Distributed.Coordinator.Tests.Cli;
+
+public class ProgressBarTests
+{
+    [Fact]
+    public void Draws_an_epoch_header_then_redraws_one_line_with_bar_eta_loss_and_rate()
+    {
+        var output = new StringWriter();
+        var bar = new ProgressBar(output, batchSize: 64, epochs: 2);
+        for (int i = 1; i <= 10; i++)
+        {
+            bar.Iteration(1, i, 10, 2.0 / i, 0.05 * i, "workers: 2");
+            Thread.Sleep(i == 1 ? 120 : 0);
+        }
+        bar.EndEpoch();
+        string text = output.ToString();
+        Assert.StartsWith("Epoch 1/2" + Environment.NewLine, text);
+        Assert.Contains("\r 1/10 [==>...........................] - ETA: - - loss: 2.0000 - accuracy: 0.0500 - workers: 2", text);
+        Assert.Contains("\r10/10 [==============================] - ETA: 0s - loss: 0.2000 - accuracy: 0.5000 - ", text);
+        Assert.Matches(@"10/10 \[=+\] - ETA: 0s - loss: 0\.2000 - accuracy: 0\.5000 - \d+ images/s - workers: 2", text);
+        // The live line is cleared at the end, so the epoch's summary line starts on a clean line.
+        Assert.EndsWith("\r", text);
+        Assert.DoesNotContain('\n', text[(text.IndexOf('\n') + 1)..]);
+    }
+
+    [Fact]
+    public void A_new_epoch_prints_its_header_and_redraws_at_most_ten_times_a_second()
+    {
+        var output = new StringWriter();
+        var bar = new ProgressBar(output, batchSize: 32, epochs: 3);
+        for (int i = 1; i <= 1000; i++) bar.Iteration(2, i, 1000, 1, 0.5);
+        bar.Iteration(3, 1, 1000, 1, 0.5);
+        string text = output.ToString();
+        Assert.Contains("Epoch 2/3", text);
+        Assert.Contains("Epoch 3/3", text);
+        // 1,000 fast iterations: the first, the last and few in between are drawn.
+        int draws = text.Split('\r').Count(part => part.Contains("/1000 [", StringComparison.Ordinal));
+        Assert.InRange(draws, 3, 20);
+    }
+}
