@@ -32,7 +32,7 @@ public static class CommandRouter
     /// <param name="interactive">Standard output is a terminal (train then draws a live progress line).</param>
     public static int Run(string[] args, TextWriter output, TextWriter error, bool interactive = false)
     {
-        bool verbose = args.Contains("--verbose");
+        bool verbose = args.Contains("--verbose") || Environment.GetEnvironmentVariable(OptionSources.VariableOf("--verbose")) is "1" or "true";
         if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
         {
             (args.Length == 0 ? error : output).WriteLine(Help);

@@ -32,20 +32,30 @@ public static class OptionSources
     /// <param name="flags">Options that take no value.</param>
     /// <param name="environment">Reads an environment variable (null when unset).</param>
     /// <exception cref="UsageException">A bad config file or environment value, naming it.</exception>
+    /// <param name="exclusive">
+    /// Groups of options that exclude each other's group (e.g. <c>--single-process</c> against the cluster options): when the
+    /// command line gives an option of one group, no option of the other groups comes from the environment or the file.
+    /// </param>
     public static (string[] Arguments, IReadOnlyList<string> Sources) Merge(IReadOnlyList<string> commandLine, IReadOnlyCollection<string> options,
-        IReadOnlyCollection<string> flags, Func<string, string?> environment)
+        IReadOnlyCollection<string> flags, Func<string, string?> environment, IReadOnlyList<IReadOnlyCollection<string>>? exclusive = null)
     {
         ArgumentNullException.ThrowIfNull(commandLine);
         ArgumentNullException.ThrowIfNull(environment);
         var given = new HashSet<string>(commandLine.Where(a => a.StartsWith("--", StringComparison.Ordinal)).Select(a => a.Split('=')[0]), StringComparer.Ordinal);
         var args = commandLine.Where((a, i) => a != ConfigOption && (i == 0 || commandLine[i - 1] != ConfigOption) && !a.StartsWith(ConfigOption + "=", StringComparison.Ordinal)).ToList();
         var sources = new List<string>();
+        var excluded = new HashSet<string>(StringComparer.Ordinal);
+        var groups = exclusive ?? [];
+        for (int g = 0; g < groups.Count; g++)
+            if (groups[g].Any(given.Contains))
+                for (int other = 0; other < groups.Count; other++)
+                    if (other != g) excluded.UnionWith(groups[other]);
 
         string? configPath = ConfigPath(commandLine) ?? environment(VariableOf(ConfigOption));
         var config = configPath is null ? new Dictionary<string, string?>() : ReadConfig(configPath, options, flags);
         foreach (string option in options)
         {
-            if (given.Contains(option) || option == ConfigOption) continue;
+            if (given.Contains(option) || option == ConfigOption || excluded.Contains(option)) continue;
             string variable = VariableOf(option);
             if (environment(variable) is { } fromEnvironment)
             {

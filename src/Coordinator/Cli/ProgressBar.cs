@@ -9,7 +9,12 @@ namespace Distributed.Coordinator.Cli;
 /// and accuracy, images/s and an optional status (the cluster's workers). <see cref="EndEpoch"/> clears
 /// it before the epoch's summary line.
 /// </summary>
-public sealed class ProgressBar(TextWriter output, int batchSize, int epochs)
+/// <param name="output">Where the line is drawn.</param>
+/// <param name="batchSize">Samples per iteration (for images/s).</param>
+/// <param name="epochs">Epochs of the run (for the header).</param>
+/// <param name="width">The terminal's width in columns, or null/0 for no limit: a longer line would wrap, and a
+/// carriage return only goes back to the start of its last row.</param>
+public sealed class ProgressBar(TextWriter output, int batchSize, int epochs, Func<int>? width = null)
 {
     private const int BarWidth = 30;
     private readonly Stopwatch _clock = new();
@@ -54,6 +59,8 @@ public sealed class ProgressBar(TextWriter output, int batchSize, int epochs)
         if (iteration > _firstIteration && seconds > 0)
             line += string.Create(CultureInfo.InvariantCulture, $" - {(iteration - _firstIteration) * (double)batchSize / seconds:F0} images/s");
         if (status is not null) line += " - " + status;
+        int columns = width?.Invoke() ?? 0;
+        if (columns > 1 && line.Length > columns - 1) line = line[..(columns - 1)];
         output.Write("\r" + line.PadRight(_lastLength));
         output.Flush();
         _lastLength = line.Length;

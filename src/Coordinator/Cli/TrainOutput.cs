@@ -21,5 +21,12 @@ public sealed record TrainOutput(TextWriter Text, TextWriter? Json, bool Progres
     }
 
     /// <summary>A progress line for a run of <paramref name="epochs"/> epochs of <paramref name="batchSize"/> samples per iteration, or null when there is none.</summary>
-    public ProgressBar? Bar(int batchSize, int epochs) => Progress ? new ProgressBar(Text, batchSize, epochs) : null;
+    public ProgressBar? Bar(int batchSize, int epochs) => Progress ? new ProgressBar(Text, batchSize, epochs, TerminalWidth) : null;
+
+    private static int TerminalWidth()
+    {
+        try { return Console.WindowWidth; }
+        catch (IOException) { return 0; }
+        catch (PlatformNotSupportedException) { return 0; }
+    }
 }

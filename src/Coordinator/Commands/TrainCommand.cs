@@ -95,7 +95,7 @@ public static class TrainCommand
         // --resume and --standby take the run's recorded options; nothing is merged into them.
         if (!reader.Has("--resume") && !reader.Has("--standby"))
         {
-            (var merged, sources) = OptionSources.Merge(reader.Arguments, MergedOptions, Flags, environment);
+            (var merged, sources) = OptionSources.Merge(reader.Arguments, MergedOptions, Flags, environment, Exclusive);
             reader = new ArgumentReader(merged);
         }
         var view = TrainOutput.Read(reader, console);
@@ -135,6 +135,7 @@ public static class TrainCommand
         var description = settings.Describe().Concat(inputs.Scaling.ToSettings()).ToDictionary();
         var bar = view.Bar(settings.Fit.BatchSize, settings.Fit.Epochs);
         if (bar is not null) trainer.OnBatch = (epoch, iteration, iterations, loss, accuracy) => bar.Iteration(epoch + 1, iteration, iterations, loss, accuracy);
+        using var clearBar = new BarGuard(bar);
         trainer.Fit(data.Train, settings.Fit, epoch =>
         {
             if (bar is null) output.WriteLine($"Epoch {epoch.Epoch}/{settings.Fit.Epochs}");
@@ -157,9 +158,18 @@ public static class TrainCommand
         return ExitCodes.Ok;
     }
 
+    // Clears a live progress line when training stops early, so that the error starts on a line of its own.
+    private readonly struct BarGuard(ProgressBar? bar) : IDisposable
+    {
+        public void Dispose() => bar?.EndEpoch();
+    }
+
     // Options that may come from the environment or a config file, and which of them are flags.
     private static readonly string[] MergedOptions = [.. TrainSettings.Names.Where(n => n is not ("--resume" or "--standby" or OptionSources.ConfigOption))];
     private static readonly string[] Flags = ["--single-process", "--nesterov", "--standardize", "--no-tensor-link", "--verbose", .. TrainOutput.Names];
+    // The command line's choice of mode (or of output) wins over the other mode's options from the environment or the file.
+    private static readonly IReadOnlyCollection<string>[] Exclusive =
+        [["--single-process", "--threads", "--init-from", "--freeze-up-to"], ClusterArguments.Names, ["--json"], ["--quiet"]];
 
     // The start-up line: the settings that decide the result (defaults filled in) and the options not from the command line.
     private static string EffectiveConfiguration(TrainSettings settings, IReadOnlyList<string> sources)
@@ -222,7 +232,7 @@ public static class TrainCommand
 
     // The options given besides the allowed ones (a command that takes the run's recorded settings refuses them).
     private static List<string> OptionsOtherThan(ArgumentReader reader, string[] allowed) =>
-        reader.Arguments.Where(a => a.StartsWith("--", StringComparison.Ordinal) && !allowed.Contains(a)).ToList();
+        reader.Arguments.Where(a => a.StartsWith("--", StringComparison.Ordinal) && !allowed.Contains(a.Split('=')[0])).ToList();
 
     private static string[] RecordedArguments(RunFolder run, string option)
     {

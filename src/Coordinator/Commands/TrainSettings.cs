@@ -74,6 +74,8 @@ public sealed record TrainSettings(
         if (!single && settings.Threads != 1)
             throw new UsageException("--threads is for --single-process; a cluster's workers take --threads-per-worker");
         r.Flag("--verbose");
+        // How the console looks is not a setting of the run: recorded arguments replayed by --resume may hold them.
+        foreach (string option in Cli.TrainOutput.Names) r.Flag(option);
         r.EnsureAllConsumed(Names);
         return settings;
     }

@@ -2,9 +2,11 @@ namespace Distributed.Coordinator.Coordination;
 
 /// <summary>
 /// Splits a global batch of <c>m</c> micro-shards over workers by their measured speed (samples per
-/// millisecond), as contiguous runs of micro-shards in worker order, so that the slowest worker's
-/// predicted time (its micro-shards divided by its speed) is as small as it can be. Every worker
-/// that gets work gets at least one micro-shard. Shard boundaries only fall between micro-shards,
+/// millisecond), as contiguous runs of micro-shards in worker order. Every worker gets at least one
+/// micro-shard (so that its speed keeps being measured, and a worker that recovers gets more again);
+/// within that, the slowest worker's predicted time (its micro-shards divided by its speed) is as
+/// small as it can be. A worker far slower than the rest still costs one micro-shard's time; the
+/// shard time-out (five times its measured time) bounds a worker that stalls. Shard boundaries only fall between micro-shards,
 /// whose sums are exact, so the split never changes the result.
 /// </summary>
 /// <remarks>

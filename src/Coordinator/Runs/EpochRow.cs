@@ -12,9 +12,13 @@ public sealed record EpochRow(int Epoch, double Loss, double Accuracy, double? V
         foreach (string line in File.ReadLines(metricsPath))
         {
             if (string.IsNullOrWhiteSpace(line)) continue;
-            using var document = JsonDocument.Parse(line);
+            JsonDocument document;
+            // A line torn by a SIGKILL (before a resume) is skipped, not fatal.
+            try { document = JsonDocument.Parse(line); }
+            catch (JsonException) { continue; }
+            using var _ = document;
             var r = document.RootElement;
-            if (!r.TryGetProperty("kind", out var kind) || kind.GetString() != "epoch") continue;
+            if (r.ValueKind != JsonValueKind.Object || !r.TryGetProperty("kind", out var kind) || kind.ValueKind != JsonValueKind.String || kind.GetString() != "epoch") continue;
             double? Optional(string name) => r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;
             int epoch = r.GetProperty("epoch").GetInt32();
             rows[epoch] = new EpochRow(epoch, r.GetProperty("loss").GetDouble(), r.GetProperty("accuracy").GetDouble(), Optional("val_loss"), Optional("val_accuracy"),

@@ -38,17 +38,27 @@ public sealed class RunFolder
         }
     }
 
+    /// <summary>The empty file that marks a default run folder as taken (<see cref="NewDefault"/>).</summary>
+    public const string ClaimFileName = ".run";
+
     /// <summary>
-    /// A fresh folder name for a run without <c>--out</c>: <c>runs/&lt;yyyyMMdd-HHmmss&gt;-&lt;model&gt;</c> under the
+    /// A fresh folder for a run without <c>--out</c>: <c>runs/&lt;yyyyMMdd-HHmmss&gt;-&lt;model&gt;</c> under the
     /// working directory (local time), with <c>-2</c>, <c>-3</c>... when that exists already.
     /// </summary>
     public static string NewDefault(string model)
     {
         string stem = string.Concat(Path.GetFileNameWithoutExtension(model).Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_'));
         string first = Path.Combine("runs", $"{DateTime.Now:yyyyMMdd-HHmmss}-{stem}");
-        string candidate = first;
-        for (int k = 2; Directory.Exists(candidate); k++) candidate = $"{first}-{k}";
-        return candidate;
+        for (int k = 1; ; k++)
+        {
+            string candidate = k == 1 ? first : $"{first}-{k}";
+            if (Directory.Exists(candidate)) continue;
+            Directory.CreateDirectory(candidate);
+            // Two runs started in the same second: whoever creates the marker first owns the folder.
+            try { using (File.Open(Path.Combine(candidate, ClaimFileName), FileMode.CreateNew)) { } }
+            catch (IOException) { continue; }
+            return candidate;
+        }
     }
 
     /// <summary>Absolute path of the folder.</summary>

@@ -44,7 +44,8 @@ public static class RunReport
     {
         ArgumentNullException.ThrowIfNull(output);
         try { output.WriteLine($"report: {Write(run, dataDirectory)} (curves.png, confusion.png)"); }
-        catch (Exception e) when (e is Engine.EngineException or IOException or UnauthorizedAccessException or InvalidOperationException or System.Text.Json.JsonException)
+        // Whatever goes wrong drawing the report (a damaged metrics row, a missing native library), the run is complete.
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
             Serilog.Log.Warning(e, "The run report of {Run} was not written", run.Root);
             output.WriteLine($"report: not written ({e.Message}); the checkpoints and metrics.jsonl are complete");

@@ -35,9 +35,19 @@ public static class OnnxExporter
     /// <summary>Writes <paramref name="model"/> to a file (replaced atomically); see the stream overload.</summary>
     public static void Write(Sequential model, string path, InputScaling? scaling = null, string? description = null)
     {
-        string temporary = path + ".tmp";
-        using (var file = File.Create(temporary)) Write(model, file, scaling, description);
-        File.Move(temporary, path, overwrite: true);
+        // The whole model is built in memory first: a layer without an ONNX form leaves no file behind.
+        using var encoded = new MemoryStream();
+        Write(model, encoded, scaling, description);
+        string temporary = $"{path}.{Environment.ProcessId}-{Guid.NewGuid():N}.tmp";
+        try
+        {
+            using (var file = File.Create(temporary)) encoded.WriteTo(file);
+            File.Move(temporary, path, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temporary)) File.Delete(temporary);
+        }
     }
 
     private static OnnxGraph Build(Sequential model, InputScaling scaling)

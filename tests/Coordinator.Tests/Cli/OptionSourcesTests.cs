@@ -9,7 +9,12 @@ public sealed class OptionSourcesTests : IDisposable
     private static readonly string[] Flags = ["--nesterov"];
     private readonly string _dir = Directory.CreateTempSubdirectory("option-sources-").FullName;
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose()
+    {
+        // TrainCommand.Run (called directly, not through the router) pointed the global logger into _dir.
+        Serilog.Log.CloseAndFlush();
+        Directory.Delete(_dir, recursive: true);
+    }
 
     private string Config(string json)
     {
@@ -40,6 +45,26 @@ public sealed class OptionSourcesTests : IDisposable
         Assert.Empty(args);
         var e = Assert.Throws<UsageException>(() => OptionSources.Merge([], Options, Flags, Env(("DISTRIBUTED_NESTEROV", "maybe"))));
         Assert.Contains("DISTRIBUTED_NESTEROV=maybe: --nesterov is a flag", e.Message);
+    }
+
+    [Fact]
+    public void An_option_of_the_mode_chosen_on_the_command_line_keeps_the_other_modes_options_out()
+    {
+        string[] options = ["--single-process", "--threads", "--workers", "--port", "--lr"];
+        IReadOnlyCollection<string>[] exclusive = [["--single-process", "--threads"], ["--workers", "--port"]];
+        var env = Env(("DISTRIBUTED_WORKERS", "4"), ("DISTRIBUTED_PORT", "4053"), ("DISTRIBUTED_THREADS", "2"), ("DISTRIBUTED_LR", "0.1"));
+        var (args, _) = OptionSources.Merge(["--single-process"], options, ["--single-process"], env, exclusive);
+        Assert.Equal(["--single-process", "--threads", "2", "--lr", "0.1"], args);
+        (args, _) = OptionSources.Merge(["--workers", "2"], options, ["--single-process"], env, exclusive);
+        Assert.Equal(["--workers", "2", "--port", "4053", "--lr", "0.1"], args);
+    }
+
+    [Fact]
+    public void Recorded_console_options_do_not_stop_a_resume_from_reading_the_settings()
+    {
+        // command.json holds the arguments as given; --resume replays them through TrainSettings.Read.
+        var settings = Distributed.Coordinator.Commands.TrainSettings.Read(new ArgumentReader(["--workers", "2", "--quiet", "--json", "--lr", "0.1"]));
+        Assert.Equal(0.1f, settings.Optimizer.LearningRate);
     }
 
     [Fact]

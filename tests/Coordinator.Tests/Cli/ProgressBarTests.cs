@@ -39,4 +39,16 @@ public class ProgressBarTests
         int draws = text.Split('\r').Count(part => part.Contains("/1000 [", StringComparison.Ordinal));
         Assert.InRange(draws, 3, 20);
     }
+
+    [Fact]
+    public void The_line_is_cut_to_the_terminal_width_so_that_it_never_wraps()
+    {
+        var output = new StringWriter();
+        var bar = new ProgressBar(output, 128, 1, width: () => 60);
+        bar.Iteration(1, 1, 100, 2.3, 0.1, "workers: 3, slowest worker-2 4567 images/s, 12 shards re-assigned");
+        bar.Iteration(1, 100, 100, 0.3, 0.9, "workers: 3, slowest worker-2 4567 images/s, 12 shards re-assigned");
+        var lines = output.ToString().Split('\r', '\n').Where(l => l.Contains('[')).ToList();
+        Assert.Equal(2, lines.Count);
+        Assert.All(lines, l => Assert.True(l.TrimEnd().Length <= 59, l));
+    }
 }

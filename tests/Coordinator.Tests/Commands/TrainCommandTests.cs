@@ -72,7 +72,9 @@ public sealed class TrainCommandTests : IDisposable
         using var results = session.Run([Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor("input", input)]);
         var logits = results.First().AsTensor<float>().ToArray();
         int hits = Enumerable.Range(0, test.Count).Count(i => ArgMax(logits.AsSpan(i * 10, 10)) == test.Labels[i]);
-        Assert.Contains(FormattableString.Invariant($"top1={(double)hits / test.Count:F4}"), TestLine(evalOutput));
+        // Logits agree within 1e-4, so a near-tie may flip one sample's arg-max.
+        double top1 = double.Parse(System.Text.RegularExpressions.Regex.Match(TestLine(evalOutput), @"top1=(\d\.\d+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(hits, (int)Math.Round(top1 * test.Count) - 1, (int)Math.Round(top1 * test.Count) + 1);
     }
 
     [Theory]

@@ -67,7 +67,7 @@ public class OnnxExporterTests
     public void Relu6_average_pooling_batch_norm_and_softmax_export_too()
     {
         var spec = ModelSpec.Parse("""
-            {"input_shape": [12, 12, 2], "layers": [
+            {"input_shape": [14, 14, 2], "layers": [
               {"class_name": "Conv2D", "filters": 4, "kernel_size": 3, "strides": 2, "padding": "same", "activation": "relu6"},
               {"class_name": "BatchNormalization", "momentum": 0.9, "epsilon": 0.001},
               {"class_name": "ReLU", "max_value": 6.0},
@@ -83,10 +83,11 @@ public class OnnxExporterTests
         RandomState(model, 4);
         string path = Export(model, "mixed");
         var random = new Random(5);
-        var x = Enumerable.Range(0, 3 * 12 * 12 * 2).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray();
+        // 14 → 7 after the stride-2 convolution, so the 'same' average pooling pads (7 → 4) and must not count the padding.
+        var x = Enumerable.Range(0, 3 * 14 * 14 * 2).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray();
         var expected = model.Forward(x, 3, Inference()).ToArray();
         using var session = new InferenceSession(path);
-        using var results = session.Run([NamedOnnxValue.CreateFromTensor("input", new DenseTensor<float>(x, [3, 12, 12, 2]))]);
+        using var results = session.Run([NamedOnnxValue.CreateFromTensor("input", new DenseTensor<float>(x, [3, 14, 14, 2]))]);
         Assert.Equal("probabilities", results.First().Name);
         var actual = results.First().AsTensor<float>().ToArray();
         for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5, $"output {i}: {expected[i]} against {actual[i]}");
@@ -96,6 +97,23 @@ public class OnnxExporterTests
     // many samples share their logits and the comparison would say less.
     // Built and trained once per model for the whole class (xUnit runs a class's tests one at a time).
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<Sequential>> Trained = new();
+
+    [Fact]
+    public void A_model_without_an_onnx_form_is_an_engine_error_that_leaves_no_file()
+    {
+        var model = ModelSpec.Parse("""
+            {"input_shape": [6, 6, 1], "layers": [{"class_name": "Conv2D", "filters": 2, "kernel_size": 3}]}
+            """).Build();
+        model.InitializeWeights(1);
+        string dir = Directory.CreateTempSubdirectory("onnx-export-").FullName;
+        try
+        {
+            var e = Assert.Throws<EngineException>(() => OnnxExporter.Write(model, Path.Combine(dir, "m.onnx")));
+            Assert.Contains("ends in a vector", e.Message);
+            Assert.Empty(Directory.GetFiles(dir));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
 
     private static Sequential Model(string name) => Trained.GetOrAdd(name, n => new Lazy<Sequential>(() => Train(n))).Value;
 
