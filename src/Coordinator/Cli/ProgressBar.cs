@@ -23,6 +23,34 @@ public sealed class ProgressBar(TextWriter output, int batchSize, int epochs, Fu
     private int _lastLength;
     private int _firstIteration = -1;
     private long _firstMs;
+    private string _line = "";
+    private readonly Lock _sync = new();
+
+    /// <summary>
+    /// The bar being drawn on this process's terminal, if any: console log lines go above it
+    /// (<see cref="WriteAbove"/>) instead of into the middle of it.
+    /// </summary>
+    public static ProgressBar? Live { get; private set; }
+
+    /// <summary>Makes this the bar that console log lines make room for (<see cref="Live"/>).</summary>
+    public ProgressBar Activate()
+    {
+        Live = this;
+        return this;
+    }
+
+    /// <summary>Clears the live line, runs <paramref name="write"/> (e.g. a log line on standard error), and draws the line again.</summary>
+    public void WriteAbove(Action write)
+    {
+        ArgumentNullException.ThrowIfNull(write);
+        lock (_sync)
+        {
+            bool shown = _lastLength > 0;
+            if (shown) Clear();
+            write();
+            if (shown) Draw(_line);
+        }
+    }
 
     /// <summary>True once the current epoch's header was printed (the summary then prints without one).</summary>
     public bool EpochStarted => _epoch >= 0;
@@ -36,9 +64,14 @@ public sealed class ProgressBar(TextWriter output, int batchSize, int epochs, Fu
     /// <param name="status">Appended after images/s (e.g. the workers), or null.</param>
     public void Iteration(int epoch, int iteration, int iterations, double loss, double accuracy, string? status = null)
     {
+        lock (_sync) Update(epoch, iteration, iterations, loss, accuracy, status);
+    }
+
+    private void Update(int epoch, int iteration, int iterations, double loss, double accuracy, string? status)
+    {
         if (epoch != _epoch)
         {
-            EndEpoch();
+            Clear();
             _epoch = epoch;
             _clock.Restart();
             _lastDrawMs = -1;
@@ -61,13 +94,24 @@ public sealed class ProgressBar(TextWriter output, int batchSize, int epochs, Fu
         if (status is not null) line += " - " + status;
         int columns = width?.Invoke() ?? 0;
         if (columns > 1 && line.Length > columns - 1) line = line[..(columns - 1)];
-        output.Write("\r" + line.PadRight(_lastLength));
-        output.Flush();
-        _lastLength = line.Length;
+        Draw(line);
     }
 
     /// <summary>Clears the live line (before a summary or any other line is printed).</summary>
     public void EndEpoch()
+    {
+        lock (_sync) Clear();
+    }
+
+    private void Draw(string line)
+    {
+        output.Write("\r" + line.PadRight(_lastLength));
+        output.Flush();
+        _line = line;
+        _lastLength = line.Length;
+    }
+
+    private void Clear()
     {
         if (_lastLength == 0) return;
         output.Write("\r" + new string(' ', _lastLength) + "\r");

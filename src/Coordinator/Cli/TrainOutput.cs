@@ -21,7 +21,7 @@ public sealed record TrainOutput(TextWriter Text, TextWriter? Json, bool Progres
     }
 
     /// <summary>A progress line for a run of <paramref name="epochs"/> epochs of <paramref name="batchSize"/> samples per iteration, or null when there is none.</summary>
-    public ProgressBar? Bar(int batchSize, int epochs) => Progress ? new ProgressBar(Text, batchSize, epochs, TerminalWidth) : null;
+    public ProgressBar? Bar(int batchSize, int epochs) => Progress ? new ProgressBar(Text, batchSize, epochs, TerminalWidth).Activate() : null;
 
     private static int TerminalWidth()
     {

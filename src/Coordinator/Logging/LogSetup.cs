@@ -26,11 +26,11 @@ public static class LogSetup
             .Enrich.WithProperty("Role", "coordinator")
             .WriteTo.Logger(console => console
                 .Filter.ByExcluding(e => !verbose && IsAkkaChatter(e))
-                .WriteTo.Console(
+                .WriteTo.Sink(new AboveProgressBar(new LoggerConfiguration().MinimumLevel.Verbose().WriteTo.Console(
                     restrictedToMinimumLevel: verbose ? LogEventLevel.Debug : LogEventLevel.Warning,
                     standardErrorFromLevel: LogEventLevel.Verbose,
                     // One line per event on the console; stack traces go to the log file (or here with --verbose).
-                    outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}" + (verbose ? "{Exception}" : "")));
+                    outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}" + (verbose ? "{Exception}" : "")).CreateLogger())));
         if (logDirectory is not null)
             config = config.WriteTo.File(Path.Combine(logDirectory, node + ".log"),
                 outputTemplate: "{Timestamp:yyyy-MM-dd HH:mm:ss.fff} [{Level:u3}] [{Node}] {Message:lj} {Properties}{NewLine}{Exception}");

@@ -51,4 +51,21 @@ public class ProgressBarTests
         Assert.Equal(2, lines.Count);
         Assert.All(lines, l => Assert.True(l.TrimEnd().Length <= 59, l));
     }
+
+    [Fact]
+    public void A_log_line_is_written_above_the_live_line_which_is_then_drawn_again()
+    {
+        var output = new StringWriter();
+        var bar = new ProgressBar(output, 64, 1);
+        bar.Iteration(1, 1, 10, 2.0, 0.1);
+        int before = output.ToString().Length;
+        bar.WriteAbove(() => output.Write("[12:00:00 WRN] worker-2 left\n"));
+        string after = output.ToString()[before..];
+        // Cleared with spaces, the log line on a clean line, then the same progress line again.
+        Assert.Matches(@"^\r +\r\[12:00:00 WRN\] worker-2 left\n\r 1/10 \[", after);
+        bar.EndEpoch();
+        int cleared = output.ToString().Length;
+        bar.WriteAbove(() => output.Write("x\n"));
+        Assert.Equal("x\n", output.ToString()[cleared..]);
+    }
 }
