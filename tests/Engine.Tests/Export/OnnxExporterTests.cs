@@ -11,7 +11,8 @@ namespace Distributed.Engine.Tests.Export;
 
 public class OnnxExporterTests
 {
-    private const int Samples = 64;
+    // The whole committed test slice (500 images).
+    private static int Samples => TestData.Test.Count;
 
     [Theory]
     [InlineData("keras-mnist-cnn")]
