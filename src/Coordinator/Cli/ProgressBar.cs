@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 
 namespace Distributed.Coordinator.Cli;
@@ -14,10 +13,12 @@ namespace Distributed.Coordinator.Cli;
 /// <param name="epochs">Epochs of the run (for the header).</param>
 /// <param name="width">The terminal's width in columns, or null/0 for no limit: a longer line would wrap, and a
 /// carriage return only goes back to the start of its last row.</param>
-public sealed class ProgressBar(TextWriter output, int batchSize, int epochs, Func<int>? width = null)
+/// <param name="time">The clock for ETA, images/s and redraw throttling (the system's by default).</param>
+public sealed class ProgressBar(TextWriter output, int batchSize, int epochs, Func<int>? width = null, TimeProvider? time = null)
 {
     private const int BarWidth = 30;
-    private readonly Stopwatch _clock = new();
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private long _epochStart;
     private int _epoch = -1;
     private long _lastDrawMs = -1;
     private int _lastLength;
@@ -73,12 +74,12 @@ public sealed class ProgressBar(TextWriter output, int batchSize, int epochs, Fu
         {
             Clear();
             _epoch = epoch;
-            _clock.Restart();
+            _epochStart = _time.GetTimestamp();
             _lastDrawMs = -1;
             _firstIteration = -1;
             output.WriteLine($"Epoch {epoch}/{epochs}");
         }
-        long now = _clock.ElapsedMilliseconds;
+        long now = (long)_time.GetElapsedTime(_epochStart).TotalMilliseconds;
         if (iteration < iterations && _lastDrawMs >= 0 && now - _lastDrawMs < 100) return;
         _lastDrawMs = now;
         if (iteration <= 1 || _firstIteration < 0) { _firstIteration = iteration; _firstMs = now; }

@@ -1,10 +1,6 @@
 using System.Globalization;
-using Distributed.Coordinator.Cli;
+using Distributed.Coordinator.Runs;
 using Distributed.Messages.Hosting;
-using Distributed.Engine.Checkpoints;
-using Distributed.Engine.Data;
-using Distributed.Engine.Models;
-using Distributed.Engine.Training;
 
 namespace Distributed.Coordinator.Commands;
 
@@ -32,17 +28,8 @@ public static class EvaluateCommand
         reader.Flag("--verbose");
         reader.EnsureAllConsumed(["--checkpoint", "--data-dir", "--verbose"]);
 
-        var checkpoint = Checkpoint.Load(path);
-        Sequential model;
-        try { model = ModelSpec.Parse(checkpoint.Header.ModelSpecJson).Build(); }
-        catch (Engine.EngineException e) { throw new Engine.CheckpointException($"{path}: its model specification is invalid: {e.Message}", e); }
-        checkpoint.Restore(model, source: path);
-        var test = FashionMnist.Load(dataDir).Test;
-        InputScaling.FromSettings(checkpoint.Header.Settings).Apply(test);
-        var predictions = new int[test.Count];
-        var result = Evaluation.Run(model, test, 256, predictions);
+        var (checkpoint, _, test, result, confusion) = CheckpointEvaluation.Run(path, dataDir);
         output.WriteLine($"checkpoint: {path} (epoch {checkpoint.Header.Epoch}, iteration {checkpoint.Header.Iteration})");
-        var confusion = new ConfusionMatrix(test.Labels, predictions, test.NumClasses);
         for (int c = 0; c < test.NumClasses; c++)
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {test.ClassNames[c],-12} {confusion.Recall(c):F4} ({confusion[c, c]}/{confusion.RowTotal(c)})"));
         output.WriteLine("confusion matrix (rows: true class, columns: predicted class):");

@@ -1,8 +1,6 @@
-using Distributed.Coordinator.Cli;
 using Distributed.Engine.Checkpoints;
 using Distributed.Engine.Data;
 using Distributed.Engine.Export;
-using Distributed.Engine.Models;
 using Distributed.Messages.Hosting;
 
 namespace Distributed.Coordinator.Commands;
@@ -39,10 +37,7 @@ public static class ExportCommand
             throw new UsageException($"--onnx: the folder {folder} does not exist");
 
         var checkpoint = Checkpoint.Load(path);
-        Sequential model;
-        try { model = ModelSpec.Parse(checkpoint.Header.ModelSpecJson).Build(); }
-        catch (Engine.EngineException e) { throw new Engine.CheckpointException($"{path}: its model specification is invalid: {e.Message}", e); }
-        checkpoint.Restore(model, source: path);
+        var model = checkpoint.BuildModel(path);
         var scaling = InputScaling.FromSettings(checkpoint.Header.Settings);
         OnnxExporter.Write(model, onnx, scaling,
             $"{model.Layers.Count} layers, {model.TotalParameterCount} parameters, from {Path.GetFileName(path)} (epoch {checkpoint.Header.Epoch}, iteration {checkpoint.Header.Iteration})");

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using Distributed.Engine.Checkpoints;
-using Distributed.Engine.Data;
 using Distributed.Engine.Models;
 using Distributed.Engine.Training;
 
@@ -20,14 +19,7 @@ public static class RunReport
     public static string Write(RunFolder run, string? dataDirectory)
     {
         ArgumentNullException.ThrowIfNull(run);
-        var checkpoint = Checkpoint.Load(run.FinalCheckpointPath);
-        var model = ModelSpec.Parse(checkpoint.Header.ModelSpecJson).Build();
-        checkpoint.Restore(model, source: run.FinalCheckpointPath);
-        var test = FashionMnist.Load(dataDirectory).Test;
-        InputScaling.FromSettings(checkpoint.Header.Settings).Apply(test);
-        var predictions = new int[test.Count];
-        var result = Evaluation.Run(model, test, 256, predictions);
-        var confusion = new ConfusionMatrix(test.Labels, predictions, test.NumClasses);
+        var (checkpoint, model, test, result, confusion) = CheckpointEvaluation.Run(run.FinalCheckpointPath, dataDirectory);
         var epochs = EpochRow.ReadAll(run.MetricsPath);
 
         Charts.Curves(epochs, run.CurvesPath);

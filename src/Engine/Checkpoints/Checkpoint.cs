@@ -104,6 +104,21 @@ public sealed class Checkpoint
         if (velocity is not null && Velocity.Length == velocity.Length) Velocity.CopyTo(velocity, 0);
     }
 
+    /// <summary>
+    /// Builds the model the checkpoint's specification describes and restores its weights and state into it
+    /// (<c>evaluate</c>, <c>export</c>, run reports, transfer learning).
+    /// </summary>
+    /// <param name="source">Names the checkpoint in error messages (usually its path).</param>
+    /// <exception cref="CheckpointException">The specification is invalid or does not match the weights.</exception>
+    public Sequential BuildModel(string source)
+    {
+        Sequential model;
+        try { model = ModelSpec.Parse(Header.ModelSpecJson).Build(); }
+        catch (EngineException e) { throw new CheckpointException($"{source}: its model specification is invalid: {e.Message}", e); }
+        Restore(model, source: source);
+        return model;
+    }
+
     /// <summary>Writes the file atomically: a temporary file in the same folder, flushed, then renamed.</summary>
     public void Save(string path)
     {

@@ -15,10 +15,7 @@ public static class TransferLearning
     {
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(checkpoint);
-        Sequential pretrained;
-        try { pretrained = ModelSpec.Parse(checkpoint.Header.ModelSpecJson).Build(); }
-        catch (EngineException e) { throw new CheckpointException($"{source}: its model specification is invalid: {e.Message}", e); }
-        checkpoint.Restore(pretrained, source: source);
+        var pretrained = checkpoint.BuildModel(source);
         int matching = 0;
         while (matching < target.Layers.Count && matching < pretrained.Layers.Count && SameShape(target.Layers[matching], pretrained.Layers[matching]))
             matching++;
