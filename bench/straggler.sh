@@ -29,11 +29,11 @@ PY
 dotnet "$bin/Distributed.Coordinator.dll" train --workers 1 "${train[@]}" --out "$out/alone" >/dev/null
 report alone "fast worker alone"
 
-dotnet "$bin/Distributed.Coordinator.dll" train --workers 0 --min-workers 2 --host 127.0.0.1 --port "$port" \
+dotnet "$bin/Distributed.Coordinator.dll" train --workers 0 --min-workers 2 --host 127.0.0.1 --port "$port" --insecure \
   "${train[@]}" --out "$out/pair" >/dev/null &
 coordinator=$!
-dotnet "$bin/Distributed.Worker.dll" --seed-node "akka.tcp://distributed@127.0.0.1:$port" --worker-id fast --data-dir "$data" >/dev/null 2>&1 &
-dotnet "$bin/Distributed.Worker.dll" --seed-node "akka.tcp://distributed@127.0.0.1:$port" --worker-id slow --throttle 3 --data-dir "$data" >/dev/null 2>&1 &
+dotnet "$bin/Distributed.Worker.dll" --seed-node "akka.tcp://distributed@127.0.0.1:$port" --insecure --worker-id fast --data-dir "$data" >/dev/null 2>&1 &
+dotnet "$bin/Distributed.Worker.dll" --seed-node "akka.tcp://distributed@127.0.0.1:$port" --insecure --worker-id slow --throttle 3 --data-dir "$data" >/dev/null 2>&1 &
 wait "$coordinator"
 wait
 report pair "fast + slow (--throttle 3)"

@@ -30,7 +30,8 @@ seed="akka.tcp://distributed@127.0.0.1:$port"
 
 declare -A workers=()   # worker id -> pid
 start_worker() {
-  dotnet "$bin/Distributed.Worker.dll" --seed-node "$seed" --worker-id "$1" "${data[@]}" >/dev/null 2>&1 &
+  # --insecure: a loopback drill, measured so since before TLS; deploy/local-cluster.sh shows the TLS set-up.
+  dotnet "$bin/Distributed.Worker.dll" --seed-node "$seed" --insecure --worker-id "$1" "${data[@]}" >/dev/null 2>&1 &
   workers[$1]=$!
 }
 stop_all() {
@@ -43,7 +44,7 @@ trap stop_all EXIT INT TERM
 run() {
   local name=$1 chaos=$2
   kills=0; stops=0; generation=0
-  dotnet "$bin/Distributed.Coordinator.dll" train --workers 0 --min-workers 3 --host 127.0.0.1 --port "$port" \
+  dotnet "$bin/Distributed.Coordinator.dll" train --workers 0 --min-workers 3 --host 127.0.0.1 --port "$port" --insecure \
     --out "$out/$name" "${train[@]}" > "$out/$name.out" 2>&1 &
   local coordinator=$!
   for i in 1 2 3; do start_worker "worker-$i"; done

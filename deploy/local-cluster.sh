@@ -5,8 +5,11 @@
 #   deploy/local-cluster.sh N [train options...]
 #   deploy/local-cluster.sh 2 --model keras-mnist-cnn --epochs 3 --out runs/local
 #
+# Every node talks mutual TLS with certificates made by 'certs init' (in CERTS, default a fresh
+# temporary folder), as on real hosts.
+#
 # Environment: PORT (coordinator port, default 4053), DATA_DIR (Fashion-MNIST folder),
-# CONFIGURATION (Release).
+# CONFIGURATION (Release), CERTS (certificate folder; reused if it already holds 127.0.0.1/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,9 +22,12 @@ data=()
 
 dotnet build src/Coordinator -c "$config" -v quiet -nologo >/dev/null
 bin=src/Coordinator/bin/$config/net10.0
+certs=${CERTS:-$(mktemp -d)}
+[ -f "$certs/127.0.0.1/node.crt" ] || dotnet "$bin/Distributed.Coordinator.dll" certs init --out "$certs" --hosts 127.0.0.1 >/dev/null
+tls=(--tls-dir "$certs/127.0.0.1")
 
 dotnet "$bin/Distributed.Coordinator.dll" train --workers 0 --min-workers "$workers" \
-  --host 127.0.0.1 --port "$port" "${data[@]}" "$@" &
+  --host 127.0.0.1 --port "$port" "${tls[@]}" "${data[@]}" "$@" &
 coordinator=$!
 
 pids=()
@@ -29,7 +35,7 @@ cleanup() { kill "${pids[@]}" 2>/dev/null || true; kill "$coordinator" 2>/dev/nu
 trap cleanup EXIT INT TERM
 
 for i in $(seq 1 "$workers"); do
-  dotnet "$bin/Distributed.Worker.dll" --seed-node "akka.tcp://distributed@127.0.0.1:$port" \
+  dotnet "$bin/Distributed.Worker.dll" --seed-node "akka.ssl.tcp://distributed@127.0.0.1:$port" "${tls[@]}" \
     --worker-id "worker-$i" "${data[@]}" &
   pids+=($!)
 done

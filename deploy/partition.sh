@@ -28,6 +28,7 @@ declare -A address=([c]=10.77.0.1 [w1]=10.77.0.11 [w2]=10.77.0.12 [w3]=10.77.0.1
 
 dotnet build src/Coordinator -c Release -v quiet -nologo >/dev/null
 bin=$PWD/src/Coordinator/bin/Release/net10.0
+# --insecure below: an experiment inside private network namespaces; deploy/local-cluster.sh shows the TLS set-up.
 seed="akka.tcp://distributed@${address[c]}:4053"
 
 timeline() { echo "$(date +%T.%3N) $*" | tee -a "$out/timeline.txt"; }
@@ -54,7 +55,7 @@ done
 
 start_worker() { # n
   local n=$1 id="worker-${1#w}"
-  ip netns exec "dtr-$n" dotnet "$bin/Distributed.Worker.dll" --seed-node "$seed" --host "${address[$n]}" --port 4054 \
+  ip netns exec "dtr-$n" dotnet "$bin/Distributed.Worker.dll" --seed-node "$seed" --insecure --host "${address[$n]}" --port 4054 \
     --worker-id "$id" "${data[@]}" --log-dir "$out/logs-$n" > "$out/$n.out" 2>&1 &
   pids+=($!)
   worker_pid[$n]=$!
@@ -62,7 +63,7 @@ start_worker() { # n
 }
 declare -A worker_pid=()
 
-ip netns exec dtr-c dotnet "$bin/Distributed.Coordinator.dll" train --workers 0 --min-workers 2 --host "${address[c]}" --port 4053 \
+ip netns exec dtr-c dotnet "$bin/Distributed.Coordinator.dll" train --workers 0 --min-workers 2 --host "${address[c]}" --port 4053 --insecure \
   --model keras-mnist-cnn --epochs "$epochs" --batch 128 --lr 0.01 --momentum 0.9 "${data[@]}" --out "$out/run" "$@" > "$out/coordinator.out" 2>&1 &
 coordinator=$!
 pids+=($coordinator)

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Distributed.Engine;
 using Distributed.Engine.Data;
 using Distributed.Messages.Hosting;
+using Distributed.Messages.Security;
 using Distributed.Worker.Actors;
 using Serilog;
 using Serilog.Events;
@@ -15,12 +16,15 @@ namespace Distributed.Worker;
 public static class Program
 {
     private const string Help = """
-        Usage: Distributed.Worker --seed-node akka.tcp://distributed@HOST:PORT [--host H] [--port P]
-                                  [--public-hostname X] [--threads T] [--data-dir DIR] [--join-timeout SECONDS]
-                                  [--worker-id ID] [--log-dir DIR] [--throttle F] [--verbose]
+        Usage: Distributed.Worker --seed-node akka.ssl.tcp://distributed@HOST:PORT (--tls-dir DIR | --insecure)
+                                  [--host H] [--port P] [--public-hostname X] [--threads T] [--data-dir DIR]
+                                  [--join-timeout SECONDS] [--worker-id ID] [--log-dir DIR] [--throttle F] [--verbose]
 
         A worker process of the training cluster.
-          --seed-node        address of a cluster node, normally the coordinator (required)
+          --seed-node        address of a cluster node, normally the coordinator (required); HOST:PORT is enough
+          --tls-dir          this node's certificates, a folder made by 'certs init' (ca.crt, node.crt, node.key);
+                             mutual TLS with every other node, which must hold certificates of the same CA
+          --insecure         no TLS: anyone who can reach the ports can join and send messages (loopback only)
           --host             address to bind (default 127.0.0.1)
           --port             port to bind (default 0: any free port)
           --public-hostname  address other nodes use to reach this one (default --host)
@@ -32,11 +36,11 @@ public static class Program
           --log-dir          also write a log file there
           --throttle         F ≥ 1: after each shard sleep (F − 1) × its compute time, to test stragglers (default 1)
 
-        Example: Distributed.Worker --seed-node akka.tcp://distributed@10.0.0.1:4053 --host 0.0.0.0 --public-hostname 10.0.0.2 --port 4054
+        Example: Distributed.Worker --seed-node akka.ssl.tcp://distributed@10.0.0.1:4053 --tls-dir certs/10.0.0.2 --host 0.0.0.0 --public-hostname 10.0.0.2 --port 4054
         """;
 
     private static readonly string[] Options =
-        ["--seed-node", "--host", "--port", "--public-hostname", "--threads", "--data-dir", "--join-timeout", "--worker-id", "--log-dir", "--throttle", "--verbose"];
+        ["--seed-node", "--tls-dir", "--insecure", "--host", "--port", "--public-hostname", "--threads", "--data-dir", "--join-timeout", "--worker-id", "--log-dir", "--throttle", "--verbose"];
 
     /// <summary>Entry point.</summary>
     public static int Main(string[] args)
@@ -50,9 +54,13 @@ public static class Program
         try
         {
             var r = new ArgumentReader(args);
-            string seed = r.String("--seed-node") ?? throw new UsageException("--seed-node is required, e.g. --seed-node akka.tcp://distributed@127.0.0.1:4053");
-            if (!seed.StartsWith("akka.tcp://" + ClusterOptions.SystemName + "@", StringComparison.Ordinal))
-                throw new UsageException($"--seed-node must look like akka.tcp://{ClusterOptions.SystemName}@HOST:PORT, got '{seed}'");
+            string? tlsDir = r.String("--tls-dir");
+            bool insecure = r.Flag("--insecure");
+            if (tlsDir is not null && insecure) throw new UsageException("--tls-dir and --insecure exclude each other: TLS is either on (with the certificates in --tls-dir) or off");
+            if (tlsDir is null && !insecure)
+                throw new UsageException("a worker talks to other nodes over mutual TLS: pass --tls-dir DIR with the files of 'certs init --out CERTS --hosts HOST,...' (DIR = CERTS/HOST), or --insecure for a loopback experiment");
+            string seed = ClusterAddress.Normalize(r.String("--seed-node") ?? throw new UsageException($"--seed-node is required, e.g. --seed-node {ClusterAddress.Example(tlsDir is not null)}"),
+                tls: tlsDir is not null);
             string host = r.String("--host", "127.0.0.1")!;
             int port = r.Int("--port", 0, 0, 65535);
             string? publicHost = r.String("--public-hostname");
@@ -66,15 +74,19 @@ public static class Program
             r.EnsureAllConsumed(Options);
 
             ConfigureLogging(verbose, logDir, workerId);
+            using var tls = NodeSecurity.Load(tlsDir, publicHost ?? host);
+            if (tls is null && !ClusterAddress.IsLoopback(host)) Log.Warning("{Warning}", NodeSecurity.InsecureWarning(host, port));
             var data = FashionMnist.Load(dataDir);
-            var options = new ClusterOptions(ClusterOptions.WorkerRole, host, port, publicHost, [seed]);
+            var options = new ClusterOptions(ClusterOptions.WorkerRole, host, port, publicHost, [seed], Tls: tls);
             using var system = ClusterSetup.Start(options);
             var exit = new TaskCompletionSource<WorkerExit>(TaskCreationOptions.RunContinuationsAsynchronously);
             var coordinator = ClusterSetup.CoordinatorProxy(system);
             system.ActorOf(WorkerActor.Props(new WorkerSettings(workerId, data.Train, data.Fingerprint, threads, coordinator,
                 TimeSpan.FromSeconds(joinTimeout), exit, throttle)), "worker");
             // SIGTERM/SIGINT run Akka's coordinated shutdown; the worker then ends too.
-            system.WhenTerminated.ContinueWith(_ => exit.TrySetResult(new WorkerExit(ExitCodes.Failure, "the node was shut down (signal or cluster downing) before the run finished")));
+            // Akka.Remote shuts a node down when its outbound TLS handshake fails, so with TLS that is the likely cause.
+            system.WhenTerminated.ContinueWith(_ => exit.TrySetResult(new WorkerExit(ExitCodes.Failure,
+                "the node was shut down (signal, cluster downing" + (tls is null ? ")" : ", or a failed TLS handshake)") + " before the run finished" + (tls is null ? "" : "; " + tls.FailureHint()))));
             var result = exit.Task.GetAwaiter().GetResult();
             CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance).Wait(TimeSpan.FromSeconds(10));
             if (result.Code != ExitCodes.Ok) Console.Error.WriteLine($"error: {result.Message}");
@@ -113,6 +125,8 @@ public static class Program
         {
             Directory.CreateDirectory(logDir);
             config = config.WriteTo.File(Path.Combine(logDir, $"worker-{workerId}.log"),
+                fileSizeLimitBytes: LogFileLimits.FileBytes, rollOnFileSizeLimit: true,
+                retainedFileCountLimit: LogFileLimits.RetainedFiles,
                 outputTemplate: "{Timestamp:yyyy-MM-dd HH:mm:ss.fff} [{Level:u3}] [{Node}] {Message:lj} {Properties}{NewLine}{Exception}");
         }
         Log.Logger = config.CreateLogger();

@@ -21,6 +21,7 @@ public static class CommandRouter
           train     train a model on Fashion-MNIST
           evaluate  test-set figures of a checkpoint
           export    a checkpoint's network as an ONNX model
+          certs     a cluster CA and node certificates for mutual TLS (--tls-dir)
 
         Run '<command> --help' for the options of a command.
         """;
@@ -44,11 +45,12 @@ public static class CommandRouter
             "train" => ((reader, o) => TrainCommand.Run(reader, new CliConsole(o, error, interactive)), TrainCommand.Help),
             "evaluate" => (EvaluateCommand.Run, EvaluateCommand.Help),
             "export" => (ExportCommand.Run, ExportCommand.Help),
+            "certs" => (CertsCommand.Run, CertsCommand.Help),
             _ => (null, ""),
         };
         if (command is null)
         {
-            error.WriteLine($"error: unknown command '{args[0]}'; the commands are summary, train, evaluate and export");
+            error.WriteLine($"error: unknown command '{args[0]}'; the commands are summary, train, evaluate, export and certs");
             return ExitCodes.Usage;
         }
         var rest = args.Skip(1).ToArray();

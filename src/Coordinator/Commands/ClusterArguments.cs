@@ -21,14 +21,20 @@ public sealed record ClusterArguments(
     bool TensorLink,
     int TensorPort,
     int ShardTimeoutSeconds,
-    int MinLiveWorkers)
+    int MinLiveWorkers,
+    string? TlsDirectory = null,
+    bool Insecure = false)
 {
     /// <summary>Option names.</summary>
     public static readonly string[] Names =
     [
         "--workers", "--min-workers", "--max-workers", "--host", "--port", "--public-hostname", "--seed-node",
         "--threads-per-worker", "--micro-shard", "--worker-timeout", "--tensor-port", "--no-tensor-link", "--shard-timeout",
+        "--tls-dir", "--insecure",
     ];
+
+    /// <summary>Whether this node must run TLS unless told <c>--insecure</c>: it listens for, or dials, other machines.</summary>
+    public bool ReachesOtherMachines => Workers == 0 || SeedNode is not null || !ClusterAddress.IsLoopback(Host);
 
     /// <summary>Reads and validates the options against the global batch size.</summary>
     public static ClusterArguments Read(ArgumentReader r, int batch)
@@ -41,9 +47,11 @@ public sealed record ClusterArguments(
         string host = r.String("--host", "127.0.0.1")!;
         int port = r.Int("--port", workers > 0 ? 0 : 4053, 0, 65535);
         string? publicHost = r.String("--public-hostname");
+        string? tlsDir = r.String("--tls-dir");
+        bool insecure = r.Flag("--insecure");
+        if (tlsDir is not null && insecure) throw new UsageException("--tls-dir and --insecure exclude each other: TLS is either on (with the certificates in --tls-dir) or off");
         string? seed = r.String("--seed-node");
-        if (seed is not null && !seed.StartsWith("akka.tcp://" + ClusterOptions.SystemName + "@", StringComparison.Ordinal))
-            throw new UsageException($"--seed-node must look like akka.tcp://{ClusterOptions.SystemName}@HOST:PORT, got '{seed}'");
+        if (seed is not null) seed = ClusterAddress.Normalize(seed, tls: tlsDir is not null);
         int threads = r.Int("--threads-per-worker", 1, 1, 256);
         int microDefault = Math.Min(batch, Math.Max(16, (batch + 127) / 128));
         int micro = r.Int("--micro-shard", microDefault, 1, 65_536);
@@ -62,6 +70,12 @@ public sealed record ClusterArguments(
         // Given explicitly, --min-workers also keeps the run paused while fewer are alive; by default the
         // run waits for all its local workers to start and then goes on as long as one is left.
         int minLive = r.Has("--min-workers") ? minWorkers : 1;
-        return new ClusterArguments(requested, workers, minWorkers, maxWorkers, host, port, publicHost, seed, threads, micro, timeout, link, tensorPort, shardTimeout, minLive);
+        var arguments = new ClusterArguments(requested, workers, minWorkers, maxWorkers, host, port, publicHost, seed, threads, micro, timeout, link,
+            tensorPort, shardTimeout, minLive, tlsDir, insecure);
+        if (requested && arguments.ReachesOtherMachines && tlsDir is null && !insecure)
+            throw new UsageException(
+                $"this node {(workers == 0 ? "waits for workers from other machines" : seed is not null ? "joins another node" : $"listens on {host}")}, so it needs mutual TLS: " +
+                "--tls-dir DIR with the files of 'certs init --out CERTS --hosts HOST,...' (DIR = CERTS/HOST), or --insecure for a loopback experiment");
+        return arguments;
     }
 }

@@ -22,6 +22,7 @@ public static class TrainCommand
                cluster:        [--min-workers K] [--max-workers K] [--host H] [--port P] [--public-hostname X]
                                [--seed-node ADDRESS] [--threads-per-worker T] [--micro-shard S] [--worker-timeout SECONDS]
                                [--shard-timeout SECONDS] [--tensor-port P] [--no-tensor-link] [--checkpoint-every K]
+                               [--tls-dir DIR | --insecure]
                resume:         train --resume DIR
                single process: [--threads T] [--init-from FILE.ckpt] [--freeze-up-to LAYER]
 
@@ -58,7 +59,13 @@ public static class TrainCommand
           --max-workers         workers accepted at most (default 64)
           --host, --port        address and port this node binds (default 127.0.0.1; port 0 with --workers N, else 4053)
           --public-hostname     address other nodes use to reach this one (default --host)
-          --seed-node           join an existing cluster at akka.tcp://distributed@HOST:PORT instead of founding one
+          --seed-node           join an existing cluster at akka.ssl.tcp://distributed@HOST:PORT (or HOST:PORT) instead
+                                of founding one
+          --tls-dir             this node's certificates: a folder made by 'certs init' (ca.crt, node.crt, node.key).
+                                Required when the node reaches other machines (--workers 0, --seed-node, or a
+                                --host other than loopback); local --workers N on loopback runs without
+          --insecure            no TLS even though the node reaches other machines: anyone who can reach its ports
+                                can join and send it messages (loopback experiments only)
           --threads-per-worker  engine threads of each local worker (default 1)
           --micro-shard         samples per micro-shard, the unit of work and of exact gradient summation (default 16)
           --worker-timeout      seconds to wait for the first workers (default 120)
@@ -166,7 +173,7 @@ public static class TrainCommand
 
     // Options that may come from the environment or a config file, and which of them are flags.
     private static readonly string[] MergedOptions = [.. TrainSettings.Names.Where(n => n is not ("--resume" or "--standby" or OptionSources.ConfigOption))];
-    private static readonly string[] Flags = ["--single-process", "--nesterov", "--standardize", "--no-tensor-link", "--verbose", .. TrainOutput.Names];
+    private static readonly string[] Flags = ["--single-process", "--nesterov", "--standardize", "--no-tensor-link", "--insecure", "--verbose", .. TrainOutput.Names];
     // The command line's choice of mode (or of output) wins over the other mode's options from the environment or the file.
     private static readonly IReadOnlyCollection<string>[] Exclusive =
         [["--single-process", "--threads", "--init-from", "--freeze-up-to"], ClusterArguments.Names, ["--json"], ["--quiet"]];
@@ -205,7 +212,7 @@ public static class TrainCommand
     }
 
     // The options that say where a node listens and whom it joins: a standby gives its own.
-    private static readonly string[] NodeOptions = ["--workers", "--host", "--port", "--public-hostname", "--seed-node", "--tensor-port"];
+    private static readonly string[] NodeOptions = ["--workers", "--host", "--port", "--public-hostname", "--seed-node", "--tensor-port", "--tls-dir"];
 
     // train --standby DIR --seed-node ADDR: another coordinator node for the run whose --out is DIR (a folder
     // every coordinator node can read). It joins the first node's cluster and does nothing until the first node
@@ -218,13 +225,14 @@ public static class TrainCommand
         var own = new List<string> { "--workers", "0" };
         foreach (string option in NodeOptions[1..])
             if (reader.String(option) is { } value) own.AddRange([option, value]);
+        if (reader.Flag("--insecure")) own.Add("--insecure");
         if (!own.Contains("--seed-node"))
-            throw new UsageException("--standby needs --seed-node akka.tcp://distributed@HOST:PORT, the first coordinator node");
-        var others = OptionsOtherThan(reader, ["--standby", "--verbose", .. TrainOutput.Names, .. NodeOptions[1..]]);
+            throw new UsageException("--standby needs --seed-node akka.ssl.tcp://distributed@HOST:PORT, the first coordinator node");
+        var others = OptionsOtherThan(reader, ["--standby", "--verbose", "--insecure", .. TrainOutput.Names, .. NodeOptions[1..]]);
         if (others.Count > 0)
-            throw new UsageException($"--standby takes the run's settings from its folder; drop {string.Join(" ", others)} (only --seed-node, --host, --port, --public-hostname and --tensor-port are its own)");
+            throw new UsageException($"--standby takes the run's settings from its folder; drop {string.Join(" ", others)} (only --seed-node, --host, --port, --public-hostname, --tensor-port, --tls-dir and --insecure are its own)");
         var run = new RunFolder(dir);
-        var settings = TrainSettings.Read(new ArgumentReader([.. WithoutNodeOptions(RecordedArguments(run, "--standby")), .. own]))
+        var settings = TrainSettings.Read(new ArgumentReader([.. WithoutNodeOptions(RecordedArguments(run, "--standby")).Where(a => a != "--insecure"), .. own]))
             with { OutDirectory = run.Root, Standby = true };
         output.WriteLine($"standing by for the run in {run.Root}: this node takes over when the coordinator node is gone");
         return Hosting.DistributedTraining.Run(settings, verbose, view);

@@ -41,8 +41,15 @@ public static class DistributedTraining
             fit.ValidationSplit, fit.TrainCount(data.Train.Count), sgd.LearningRate, sgd.Momentum, sgd.Nesterov, sgd.WeightDecay, sgd.Decay,
             sgd.StepEpochs, sgd.StepGamma, inputs.Scaling.Mean, inputs.Scaling.Std);
 
+        using var tls = Messages.Security.NodeSecurity.Load(c.TlsDirectory, c.PublicHostname ?? c.Host);
+        if (tls is null && c.Insecure && !ClusterAddress.IsLoopback(c.Host))
+        {
+            string warning = Messages.Security.NodeSecurity.InsecureWarning(c.Host, c.Port);
+            output.WriteLine(warning);
+            Log.Warning("{Warning}", warning);
+        }
         var options = new ClusterOptions(ClusterOptions.CoordinatorRole, c.Host, c.Port, c.PublicHostname, c.SeedNode is null ? [] : [c.SeedNode],
-            c.TensorLink, c.TensorPort);
+            c.TensorLink, c.TensorPort, tls);
         using var system = ClusterSetup.Start(options);
         var cluster = Akka.Cluster.Cluster.Get(system);
         if (c.SeedNode is null) cluster.Join(cluster.SelfAddress);
@@ -75,7 +82,7 @@ public static class DistributedTraining
         using var workers = new WorkerProcesses();
         try
         {
-            if (c.Workers > 0) workers.Start(c.Workers, seed, data.Directory, c.ThreadsPerWorker, run?.LogDirectory);
+            if (c.Workers > 0) workers.Start(c.Workers, seed, data.Directory, c.ThreadsPerWorker, run?.LogDirectory, c.TlsDirectory);
             system.WhenTerminated.ContinueWith(_ => completion.TrySetException(new Engine.EngineException("the coordinator node was shut down (signal or cluster downing) before the run finished")));
             var result = Await(completion.Task, started.Task, workers, c, settings.Standby ? run : null);
             if (result is null)

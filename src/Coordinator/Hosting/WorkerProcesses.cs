@@ -19,7 +19,13 @@ public sealed class WorkerProcesses : IDisposable
     public IReadOnlyList<Process> Processes => _processes;
 
     /// <summary>Starts <paramref name="count"/> workers pointed at <paramref name="seedNode"/>.</summary>
-    public void Start(int count, string seedNode, string? dataDirectory, int threads, string? logDirectory)
+    /// <param name="count">Number of processes.</param>
+    /// <param name="seedNode">This node's address.</param>
+    /// <param name="dataDirectory">The dataset folder, or null for the default.</param>
+    /// <param name="threads">Engine threads per worker.</param>
+    /// <param name="logDirectory">Where their log files go, or null.</param>
+    /// <param name="tlsDirectory">The certificates this node uses (loopback: the same ones serve the workers); null runs them with --insecure.</param>
+    public void Start(int count, string seedNode, string? dataDirectory, int threads, string? logDirectory, string? tlsDirectory = null)
     {
         if (!File.Exists(WorkerAssembly))
             throw new Engine.EngineException($"the worker executable {WorkerAssembly} is missing; build the solution (dotnet build -c Release) so it lands beside the coordinator");
@@ -36,6 +42,8 @@ public sealed class WorkerProcesses : IDisposable
                 info.ArgumentList.Add(a);
             if (dataDirectory is not null) { info.ArgumentList.Add("--data-dir"); info.ArgumentList.Add(dataDirectory); }
             if (logDirectory is not null) { info.ArgumentList.Add("--log-dir"); info.ArgumentList.Add(logDirectory); }
+            if (tlsDirectory is not null) { info.ArgumentList.Add("--tls-dir"); info.ArgumentList.Add(tlsDirectory); }
+            else info.ArgumentList.Add("--insecure"); // loopback only: ClusterArguments refuses a reachable node without TLS
             var process = Process.Start(info) ?? throw new Engine.EngineException($"could not start {WorkerAssembly}");
             string name = $"worker-{i + 1}";
             process.OutputDataReceived += (_, e) => { if (e.Data is not null) Log.Information("[{Worker}] {Line}", name, e.Data); };

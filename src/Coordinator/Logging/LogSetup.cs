@@ -33,6 +33,8 @@ public static class LogSetup
                     outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}" + (verbose ? "{Exception}" : "")).CreateLogger())));
         if (logDirectory is not null)
             config = config.WriteTo.File(Path.Combine(logDirectory, node + ".log"),
+                fileSizeLimitBytes: Messages.Hosting.LogFileLimits.FileBytes, rollOnFileSizeLimit: true,
+                retainedFileCountLimit: Messages.Hosting.LogFileLimits.RetainedFiles,
                 outputTemplate: "{Timestamp:yyyy-MM-dd HH:mm:ss.fff} [{Level:u3}] [{Node}] {Message:lj} {Properties}{NewLine}{Exception}");
         Log.Logger = config.CreateLogger();
     }

@@ -310,7 +310,8 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
         long maxBody = TensorLinkFrame.MaxGradientBodyBytes(_model!.Weights.Length, _model.State.Length);
         try
         {
-            var link = TensorLinkServer.Start(settings.BindHost, settings.Port, settings.PublicHost, RunId, Self, _log, maxBody);
+            var link = TensorLinkServer.Start(settings.BindHost, settings.Port, settings.PublicHost, RunId, Self, _log, maxBody,
+                Messages.Security.ClusterTlsSetup.Of(Context.System));
             _broadcast.Link = link;
             _log.Info("Run {RunId}: tensor link listening on {Host}:{Port}", RunId, settings.BindHost, link.Port);
         }

@@ -10,8 +10,9 @@ namespace Distributed.Messages.Hosting;
 /// <param name="SeedNodes">Cluster seed addresses (akka.tcp://distributed@host:port); empty means this node founds the cluster.</param>
 /// <param name="TensorLink">Whether a parameter server on this node offers workers a tensor link (see <see cref="Transport.TensorLinkServer"/>).</param>
 /// <param name="TensorPort">TCP port of the tensor-link listener on a coordinator node; 0 picks a free one.</param>
+/// <param name="Tls">Mutual TLS for Akka.Remote and the tensor links (addresses become <c>akka.ssl.tcp://</c>); null runs without TLS.</param>
 public sealed record ClusterOptions(string Role, string Host, int Port, string? PublicHostname, IReadOnlyList<string> SeedNodes,
-    bool TensorLink = true, int TensorPort = 0)
+    bool TensorLink = true, int TensorPort = 0, Security.NodeTls? Tls = null)
 {
     /// <summary>The actor system name every node uses.</summary>
     public const string SystemName = "distributed";

@@ -1,6 +1,10 @@
 using Akka.Actor;
+using Akka.Actor.Setup;
 using Akka.Cluster.Tools.Singleton;
 using Akka.Configuration;
+using Akka.Event;
+using Akka.Remote.Transport.DotNetty;
+using Distributed.Messages.Security;
 using Distributed.Messages.Serialization;
 
 namespace Distributed.Messages.Hosting;
@@ -51,6 +55,9 @@ public static class ClusterSetup
                   # chunks keep the pipe full on a fast link.
                   send-buffer-size = 4194304b
                   receive-buffer-size = 4194304b
+                  # With TLS the certificate, the CA bundle and the peer check come from ClusterSetup.Start's
+                  # DotNettySslSetup: mutual authentication, chain to the cluster CA only, host names checked.
+                  enable-ssl = {{(options.Tls is null ? "off" : "on")}}
                 }
               }
               cluster {
@@ -85,9 +92,29 @@ public static class ClusterSetup
         return ConfigurationFactory.ParseString(hocon).WithFallback(SerializationConfig.Hocon);
     }
 
-    /// <summary>Creates the node's actor system.</summary>
-    public static ActorSystem Start(ClusterOptions options) =>
-        ActorSystem.Create(ClusterOptions.SystemName, BuildConfig(options));
+    /// <summary>Creates the node's actor system (with mutual TLS when <see cref="ClusterOptions.Tls"/> is set).</summary>
+    public static ActorSystem Start(ClusterOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var config = BuildConfig(options);
+        if (options.Tls is not { } tls) return ActorSystem.Create(ClusterOptions.SystemName, config);
+        ActorSystemSetup setup = BootstrapSetup.Create().WithConfig(config)
+            .And(new DotNettySslSetup(tls.Certificate, suppressValidation: false, requireMutualAuthentication: true,
+                validateCertificateHostname: true, customValidator: (certificate, _, peer, errors, log) => Accept(tls, certificate, peer, errors, log)))
+            .And(new ClusterTlsSetup(tls));
+        return ActorSystem.Create(ClusterOptions.SystemName, setup);
+    }
+
+    private static bool Accept(NodeTls tls, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate, string peer,
+        System.Net.Security.SslPolicyErrors errors, ILoggingAdapter log)
+    {
+        if (tls.Accepts(certificate, errors, out string reason)) return true;
+        log.Warning("TLS: refused {0}: {1}", peer, reason);
+        return false;
+    }
+
+    /// <summary>The address scheme of a node with these options (<c>akka.ssl.tcp</c> with TLS).</summary>
+    public static string Scheme(ClusterOptions options) => options?.Tls is null ? ClusterAddress.PlainScheme : ClusterAddress.TlsScheme;
 
     /// <summary>A proxy to the coordinator singleton (works from any node).</summary>
     public static IActorRef CoordinatorProxy(ActorSystem system, string name = "coordinator-proxy") =>

@@ -1,6 +1,8 @@
 using System.Net.Sockets;
+using System.Security.Authentication;
 using Akka.Actor;
 using Distributed.Messages.Protocol;
+using Distributed.Messages.Security;
 using Distributed.Messages.Serialization;
 
 namespace Distributed.Messages.Transport;
@@ -26,11 +28,13 @@ public sealed class TensorLinkClient : IDisposable
     /// <param name="maxBodyBytes">Largest frame body accepted (derived from the model's size).</param>
     /// <param name="onClosed">Called once if the link ends other than by <see cref="Dispose"/>, with the reason (null for an orderly close).</param>
     /// <param name="timeout">Connect and hello time-out.</param>
+    /// <param name="tls">With TLS, a mutual TLS handshake (the server's certificate must come from the cluster CA and name <see cref="TensorLinkOffered.Host"/>) precedes the hello.</param>
     /// <exception cref="SocketException">The address cannot be reached.</exception>
+    /// <exception cref="AuthenticationException">The TLS handshake failed; the message says why.</exception>
     /// <exception cref="OperationCanceledException">The time-out passed.</exception>
     /// <exception cref="FormatException">The offer's token is not base64.</exception>
     public static async Task<TensorLinkClient> ConnectAsync(TensorLinkOffered offer, IActorRef owner, IActorRef parameterServer,
-        long maxBodyBytes, Action<string?> onClosed, TimeSpan timeout)
+        long maxBodyBytes, Action<string?> onClosed, TimeSpan timeout, NodeTls? tls = null)
     {
         byte[] hello = TensorLinkFrame.EncodeHello(offer.RunId, Convert.FromBase64String(offer.Token));
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
@@ -47,6 +51,12 @@ public sealed class TensorLinkClient : IDisposable
         var connection = new TensorLinkConnection(socket, maxBodyBytes);
         try
         {
+            if (tls is not null)
+            {
+                string? refused = null;
+                try { await connection.AuthenticateAsClientAsync(tls.ClientOptions(offer.Host, r => refused = r), cancel.Token).ConfigureAwait(false); }
+                catch (AuthenticationException e) when (refused is not null) { throw new AuthenticationException($"TLS refused the parameter server at {offer.Host}:{offer.Port}: {refused}", e); }
+            }
             await connection.SendHelloAsync(hello, cancel.Token).ConfigureAwait(false);
         }
         catch

@@ -1,3 +1,4 @@
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Runtime.Serialization;
 using System.Threading.Channels;
@@ -18,7 +19,7 @@ public sealed class TensorLinkConnection : IDisposable
     public const int QueueCapacity = 16;
 
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+    private Stream _stream;
     private readonly long _maxBodyBytes;
     private readonly Channel<(byte Kind, EncodedFrame Frame)> _queue =
         Channel.CreateBounded<(byte, EncodedFrame)>(new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
@@ -36,6 +37,24 @@ public sealed class TensorLinkConnection : IDisposable
         _socket.ReceiveBufferSize = 4 << 20;
         _stream = new NetworkStream(socket, ownsSocket: true);
         _maxBodyBytes = maxBodyBytes;
+    }
+
+    /// <summary>Runs the server side of a mutual TLS handshake; afterwards every frame is encrypted. Call before reading the hello.</summary>
+    /// <exception cref="System.Security.Authentication.AuthenticationException">The handshake failed (e.g. the peer's certificate was refused).</exception>
+    internal async Task AuthenticateAsServerAsync(SslServerAuthenticationOptions options, CancellationToken cancel)
+    {
+        var ssl = new SslStream(_stream, leaveInnerStreamOpen: false);
+        _stream = ssl;
+        await ssl.AuthenticateAsServerAsync(options, cancel).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs the client side of a mutual TLS handshake. Call before sending the hello.</summary>
+    /// <exception cref="System.Security.Authentication.AuthenticationException">The handshake failed (e.g. the server's certificate was refused).</exception>
+    internal async Task AuthenticateAsClientAsync(SslClientAuthenticationOptions options, CancellationToken cancel)
+    {
+        var ssl = new SslStream(_stream, leaveInnerStreamOpen: false);
+        _stream = ssl;
+        await ssl.AuthenticateAsClientAsync(options, cancel).ConfigureAwait(false);
     }
 
     /// <summary>The peer's address, for log lines.</summary>

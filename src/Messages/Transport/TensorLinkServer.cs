@@ -2,10 +2,12 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.Serialization;
+using System.Security.Authentication;
 using System.Security.Cryptography;
 using Akka.Actor;
 using Akka.Event;
 using Distributed.Messages.Protocol;
+using Distributed.Messages.Security;
 using Distributed.Messages.Serialization;
 
 namespace Distributed.Messages.Transport;
@@ -32,12 +34,14 @@ public sealed class TensorLinkServer : IDisposable
     private readonly ILoggingAdapter _log;
     private readonly string _runId;
     private readonly long _maxBodyBytes;
+    private readonly NodeTls? _tls;
     private readonly ConcurrentDictionary<IActorRef, byte[]> _tokens = new();
     private readonly ConcurrentDictionary<IActorRef, TensorLinkConnection> _links = new();
     private readonly CancellationTokenSource _stop = new();
 
-    private TensorLinkServer(Socket listener, string publicHost, string runId, IActorRef owner, ILoggingAdapter log, long maxBodyBytes)
+    private TensorLinkServer(Socket listener, string publicHost, string runId, IActorRef owner, ILoggingAdapter log, long maxBodyBytes, NodeTls? tls)
     {
+        _tls = tls;
         _listener = listener;
         _runId = runId;
         _owner = owner;
@@ -64,8 +68,10 @@ public sealed class TensorLinkServer : IDisposable
     /// <param name="owner">Receives decoded messages, with the bound worker as sender.</param>
     /// <param name="log">Where connection events are logged.</param>
     /// <param name="maxBodyBytes">Largest frame body accepted from a worker (derived from the model's size).</param>
+    /// <param name="tls">With TLS, every connection must complete a mutual TLS handshake with a certificate from the cluster CA before its hello is read.</param>
     /// <exception cref="SocketException">The address cannot be bound (e.g. the port is taken).</exception>
-    public static TensorLinkServer Start(string bindHost, int port, string publicHost, string runId, IActorRef owner, ILoggingAdapter log, long maxBodyBytes)
+    public static TensorLinkServer Start(string bindHost, int port, string publicHost, string runId, IActorRef owner, ILoggingAdapter log, long maxBodyBytes,
+        NodeTls? tls = null)
     {
         var address = IPAddress.TryParse(bindHost, out var ip) ? ip : Dns.GetHostAddresses(bindHost).First(a => a.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6);
         var listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
@@ -79,7 +85,7 @@ public sealed class TensorLinkServer : IDisposable
             listener.Dispose();
             throw;
         }
-        var server = new TensorLinkServer(listener, publicHost, runId, owner, log, maxBodyBytes);
+        var server = new TensorLinkServer(listener, publicHost, runId, owner, log, maxBodyBytes, tls);
         _ = Task.Run(server.AcceptLoopAsync);
         return server;
     }
@@ -129,10 +135,13 @@ public sealed class TensorLinkServer : IDisposable
     {
         var connection = new TensorLinkConnection(socket, _maxBodyBytes);
         string peer = connection.Peer;
+        string? refused = null; // why our certificate check refused the peer, when it did
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
             timeout.CancelAfter(HelloTimeout);
+            if (_tls is not null)
+                await connection.AuthenticateAsServerAsync(_tls.ServerOptions(reason => refused = reason), timeout.Token).ConfigureAwait(false);
             var (runId, token) = await connection.ReadHelloAsync(timeout.Token).ConfigureAwait(false);
             var worker = runId == _runId ? FindWorker(token) : null;
             if (worker is null)
@@ -146,12 +155,19 @@ public sealed class TensorLinkServer : IDisposable
             connection.Start(message => _owner.Tell(message, worker), reason => OnClosed(worker, connection, reason));
             _log.Info("Tensor link: worker {0} connected from {1}", worker.Path, peer);
         }
+        catch (AuthenticationException e)
+        {
+            _log.Warning("Tensor link: TLS refused a connection from {0}: {1}", peer, refused ?? Reason(e));
+            connection.Dispose();
+        }
         catch (Exception e) when (e is OperationCanceledException or IOException or SocketException or SerializationException or EndOfStreamException or ObjectDisposedException)
         {
             _log.Warning("Tensor link: dropped a connection from {0} before its hello: {1}", peer, e is OperationCanceledException ? "no hello within 10 s" : e.Message);
             connection.Dispose();
         }
     }
+
+    private static string Reason(Exception e) => e.InnerException is { } inner ? $"{e.Message} ({inner.Message})" : e.Message;
 
     private IActorRef? FindWorker(byte[] token)
     {

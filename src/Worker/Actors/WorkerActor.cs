@@ -44,6 +44,9 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
     private sealed class RegisterTick { public static readonly RegisterTick Instance = new(); }
     private sealed class JoinTimedOut { public static readonly JoinTimedOut Instance = new(); }
 
+    // A refused TLS handshake looks like an unreachable node from here; say so.
+    private string TlsHint() => Messages.Security.ClusterTlsSetup.Of(Context.System) is { } tls ? "; " + tls.FailureHint() : "";
+
     /// <summary>Props for the worker actor.</summary>
     public static Props Props(WorkerSettings settings) => Akka.Actor.Props.Create(() => new WorkerActor(settings));
 
@@ -94,7 +97,7 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
     {
         Receive<RegisterTick>(_ => _settings.Coordinator.Tell(new RegisterWorker("", _settings.WorkerId, _settings.DatasetFingerprint, _settings.Threads)));
         Receive<JoinTimedOut>(_ => Exit(ExitCodes.Failure,
-            $"could not join the cluster within {_settings.JoinTimeout.TotalSeconds:F0} s; check --seed-node and that the coordinator is running"));
+            $"could not join the cluster within {_settings.JoinTimeout.TotalSeconds:F0} s; check --seed-node and that the coordinator is running" + TlsHint()));
         Receive<WorkerRefused>(r => Exit(ExitCodes.Failure, $"the coordinator refused this worker: {r.Reason}"));
         Receive<WorkerAccepted>(OnAccepted);
         Receive<RunFinished>(f => Exit(ExitCodes.Ok, $"run {f.RunId} already finished"));
@@ -173,7 +176,8 @@ public sealed class WorkerActor : ReceiveActor, IWithStash, IWithTimers
         var self = Self;
         var model = _computer!.Model;
         long maxBody = TensorLinkFrame.MaxWeightsBodyBytes(model.Weights.Length, model.State.Length);
-        TensorLinkClient.ConnectAsync(offer, self, Sender, maxBody, reason => self.Tell(new LinkDown(generation, reason)), TimeSpan.FromSeconds(10))
+        TensorLinkClient.ConnectAsync(offer, self, Sender, maxBody, reason => self.Tell(new LinkDown(generation, reason)), TimeSpan.FromSeconds(10),
+                Messages.Security.ClusterTlsSetup.Of(Context.System))
             .ContinueWith(t => t.IsCompletedSuccessfully
                 ? (object)new LinkUp(generation, t.Result)
                 : new LinkDown(generation, $"cannot connect to {offer.Host}:{offer.Port}: {t.Exception?.GetBaseException().Message ?? "timed out"}"),

@@ -25,6 +25,6 @@ public class CommandRouterTests
     {
         var (exit, _, error) = CliRunner.Run("fit");
         Assert.Equal(2, exit);
-        Assert.Contains("summary, train, evaluate and export", error);
+        Assert.Contains("summary, train, evaluate, export and certs", error);
     }
 }

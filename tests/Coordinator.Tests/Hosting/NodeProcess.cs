@@ -21,6 +21,14 @@ internal sealed class NodeProcess : IDisposable
         _process.BeginErrorReadLine();
     }
 
+    /// <summary>A TCP port free on loopback right now.</summary>
+    public static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
     public string Output { get { lock (_output) return _output.ToString(); } }
     public bool HasExited => _process.HasExited;
     public int ExitCode => _process.ExitCode;

@@ -137,7 +137,7 @@ public sealed class RealProcessTests : IDisposable
     [Fact]
     public void A_worker_that_cannot_reach_its_seed_node_exits_non_zero_after_the_join_timeout()
     {
-        var (exit, error) = RunWorker("--seed-node", "akka.tcp://distributed@127.0.0.1:9", "--join-timeout", "3", "--data-dir", CliRunner.SliceDirectory);
+        var (exit, error) = RunWorker("--seed-node", "akka.tcp://distributed@127.0.0.1:9", "--insecure", "--join-timeout", "3", "--data-dir", CliRunner.SliceDirectory);
         Assert.Equal(1, exit);
         Assert.Contains("could not join the cluster within 3 s", error);
     }
@@ -149,7 +149,19 @@ public sealed class RealProcessTests : IDisposable
     [InlineData("--throttel", "2", "--throttle")]
     public void Invalid_worker_flags_exit_with_code_2_and_name_the_option(string option, string value, string named)
     {
-        var args = option == "--seed-node" ? new[] { option, value } : ["--seed-node", "akka.tcp://distributed@127.0.0.1:9", option, value];
+        var args = option == "--seed-node" ? new[] { option, value, "--insecure" } : ["--seed-node", "akka.tcp://distributed@127.0.0.1:9", "--insecure", option, value];
+        var (exit, error) = RunWorker(args);
+        Assert.Equal(2, exit);
+        Assert.Contains(named, error);
+    }
+
+    [Theory]
+    [InlineData("--tls-dir", "/nonexistent", "--insecure", "--tls-dir and --insecure exclude each other")]
+    [InlineData("--seed-node", "127.0.0.1:9", "--join-timeout", "a worker talks to other nodes over mutual TLS: pass --tls-dir DIR")]
+    [InlineData("--seed-node", "127.0.0.1:9", "--tls-dir", "ca.crt is missing; create the files with 'certs init")]
+    public void A_worker_needs_tls_or_an_explicit_insecure_and_says_how_to_get_certificates(string o1, string v1, string o2, string named)
+    {
+        string[] args = o2 == "--tls-dir" ? [o1, v1, o2, "/nonexistent-tls-dir"] : o2 == "--join-timeout" ? [o1, v1, o2, "3"] : [o1, v1, o2];
         var (exit, error) = RunWorker(args);
         Assert.Equal(2, exit);
         Assert.Contains(named, error);
@@ -157,7 +169,9 @@ public sealed class RealProcessTests : IDisposable
 
     [Theory]
     [InlineData("--workers", "3", "--batch", "2", "--batch 2 is smaller than the 3 workers")]
-    [InlineData("--workers", "2", "--seed-node", "localhost:4053", "--seed-node")]
+    [InlineData("--workers", "2", "--seed-node", "tcp://localhost:4053", "--seed-node")]
+    [InlineData("--workers", "0", "--min-workers", "1", "waits for workers from other machines, so it needs mutual TLS: --tls-dir DIR")]
+    [InlineData("--workers", "2", "--host", "0.0.0.0", "listens on 0.0.0.0, so it needs mutual TLS")]
     [InlineData("--workers", "-1", "--epochs", "1", "--workers")]
     [InlineData("--workers", "2", "--single-process", "", "--single-process")]
     [InlineData("--workers", "0", "--tensor-port", "4053", "--tensor-port 4053 is the Akka.Remote --port")]

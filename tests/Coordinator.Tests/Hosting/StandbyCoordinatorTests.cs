@@ -1,6 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
-
 namespace Distributed.Coordinator.Tests.Hosting;
 
 /// <summary>
@@ -30,21 +27,26 @@ public sealed class StandbyCoordinatorTests : IDisposable
         var (exit, output, error) = CliRunner.Run(["train", "--workers", "2", .. Recipe, "--out", uninterrupted, "--worker-timeout", "60"]);
         Assert.True(exit == 0, error + output);
 
-        int port = FreePort();
-        string seed = $"akka.tcp://distributed@127.0.0.1:{port}";
-        var first = Start("Distributed.Coordinator.dll", ["train", "--workers", "0", "--min-workers", "2", "--port", $"{port}", "--tensor-port", $"{FreePort()}",
-            .. Recipe, "--out", shared, "--worker-timeout", "120"]);
+        // Every node of this run talks mutual TLS, the tensor links included, with certificates from 'certs init'.
+        string certs = Path.Combine(_out, "certs");
+        Assert.Equal(0, CliRunner.Run("certs", "init", "--out", certs, "--hosts", "127.0.0.1").Exit);
+        string tls = Path.Combine(certs, "127.0.0.1");
+        int port = NodeProcess.FreePort();
+        string seed = $"akka.ssl.tcp://distributed@127.0.0.1:{port}";
+        var first = Start("Distributed.Coordinator.dll", ["train", "--workers", "0", "--min-workers", "2", "--port", $"{port}", "--tensor-port", $"{NodeProcess.FreePort()}",
+            "--tls-dir", tls, .. Recipe, "--out", shared, "--worker-timeout", "120"]);
         Assert.True(SpinWait.SpinUntil(() => File.Exists(Path.Combine(shared, "command.json")) || first.HasExited, TimeSpan.FromSeconds(60)), "the first node did not start");
         // One after the other: the older standby takes over.
         var standbys = new List<NodeProcess>();
         for (int i = 0; i < 2; i++)
         {
-            var node = Start("Distributed.Coordinator.dll", ["train", "--standby", shared, "--seed-node", seed, "--port", $"{FreePort()}", "--tensor-port", $"{FreePort()}"]);
+            var node = Start("Distributed.Coordinator.dll", ["train", "--standby", shared, "--seed-node", seed, "--port", $"{NodeProcess.FreePort()}", "--tensor-port", $"{NodeProcess.FreePort()}",
+                "--tls-dir", tls]);
             Assert.True(SpinWait.SpinUntil(() => node.Output.Contains("is up in the cluster") || node.HasExited, TimeSpan.FromSeconds(60)), "a standby did not join: " + node.Output);
             standbys.Add(node);
         }
         var (standby, other) = (standbys[0], standbys[1]);
-        var workers = new[] { "w1", "w2" }.Select(id => Start("Distributed.Worker.dll", ["--seed-node", seed, "--worker-id", id, "--data-dir", CliRunner.SliceDirectory,
+        var workers = new[] { "w1", "w2" }.Select(id => Start("Distributed.Worker.dll", ["--seed-node", seed, "--tls-dir", tls, "--worker-id", id, "--data-dir", CliRunner.SliceDirectory,
             "--join-timeout", "90", "--log-dir", Path.Combine(shared, "logs")])).ToList();
 
         // Killed once it has checkpointed in the second epoch (57 iterations each).
@@ -79,13 +81,6 @@ public sealed class StandbyCoordinatorTests : IDisposable
         (exit, _, error) = CliRunner.Run("train", "--standby", _out, "--seed-node", "akka.tcp://distributed@127.0.0.1:9", "--epochs", "3");
         Assert.Equal(2, exit);
         Assert.Contains("drop --epochs", error);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private NodeProcess Start(string assembly, string[] args)
