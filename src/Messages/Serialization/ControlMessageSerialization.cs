@@ -36,21 +36,33 @@ namespace Distributed.Messages.Serialization;
 /// <c>akka.actor.serialization-settings.hyperion</c> may set <c>preserve-object-references</c> and
 /// <c>version-tolerance</c>; it cannot widen the filter.
 /// </para>
+/// <para>
+/// The type filter does not bound sizes: Hyperion allocates strings, byte arrays, names and arrays
+/// at whatever length the bytes declare, and recurses as deep as they nest. <see cref="FromBinary"/>
+/// therefore runs <see cref="HyperionPayloadGuard"/> over the payload first.
+/// </para>
 /// </remarks>
 public sealed class ControlMessageSerializer : HyperionSerializer
 {
     /// <summary>Created by Akka when no <c>serialization-settings.hyperion</c> section exists.</summary>
     /// <param name="system">The actor system the serializer belongs to.</param>
-    public ControlMessageSerializer(ExtendedActorSystem system) : base(system, CreateSettings(null))
+    public ControlMessageSerializer(ExtendedActorSystem system) : this(system, CreateSettings(null))
     {
     }
 
     /// <summary>Created by Akka with the <c>akka.actor.serialization-settings.hyperion</c> section.</summary>
     /// <param name="system">The actor system the serializer belongs to.</param>
     /// <param name="config">The serializer's settings section.</param>
-    public ControlMessageSerializer(ExtendedActorSystem system, Config config) : base(system, CreateSettings(config))
+    public ControlMessageSerializer(ExtendedActorSystem system, Config config) : this(system, CreateSettings(config))
     {
     }
+
+    // Hyperion is built from these settings (not from the setup-adjusted Settings field), so the
+    // payload guard reads the layout flag from the same place.
+    private ControlMessageSerializer(ExtendedActorSystem system, HyperionSerializerSettings settings) : base(system, settings) =>
+        _versionTolerance = settings.VersionTolerance;
+
+    private readonly bool _versionTolerance;
 
     /// <summary>
     /// The Hyperion settings this serializer uses: Hyperion's defaults (optionally
@@ -85,9 +97,14 @@ public sealed class ControlMessageSerializer : HyperionSerializer
     }
 
     /// <inheritdoc />
-    /// <exception cref="SerializationException">The bytes name a type outside the allow-list, are malformed, or do not decode to an <see cref="IControlMessage"/>.</exception>
+    /// <exception cref="SerializationException">The bytes name a type outside the allow-list, are malformed, declare a
+    /// length they do not contain, nest too deeply, or do not decode to an <see cref="IControlMessage"/>.</exception>
     public override object FromBinary(byte[] bytes, Type type)
     {
+        ArgumentNullException.ThrowIfNull(bytes);
+        // Hyperion allocates whatever a length prefix declares and recurses as deep as the bytes nest,
+        // so the payload is checked against both before Hyperion reads it (see HyperionPayloadGuard).
+        HyperionPayloadGuard.Check(bytes, _versionTolerance);
         object result = base.FromBinary(bytes, type); // wraps Hyperion's errors (including filter rejections) in SerializationException
         return result as IControlMessage
                ?? throw new SerializationException(

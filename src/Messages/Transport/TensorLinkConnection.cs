@@ -118,22 +118,13 @@ public sealed class TensorLinkConnection : IDisposable
 
     private async Task ReadLoopAsync(Action<ITensorMessage> onMessage, Action<string?> onClosed)
     {
-        var header = new byte[TensorLinkFrame.HeaderBytes];
-        byte[] body = [];
+        var reader = new TensorLinkFrameReader(_stream, _maxBodyBytes);
         string? reason = null;
         try
         {
-            while (true)
-            {
-                int got = await _stream.ReadAtLeastAsync(header, header.Length, throwOnEndOfStream: false, _stop.Token).ConfigureAwait(false);
-                if (got == 0) break; // orderly close between frames
-                if (got < header.Length) throw new EndOfStreamException("connection closed inside a frame header");
-                var (kind, length) = TensorLinkFrame.ReadHeader(header, _maxBodyBytes);
-                string manifest = TensorLinkFrame.ManifestOf(kind);
-                if (body.Length < length) body = GC.AllocateUninitializedArray<byte>(length);
-                await _stream.ReadExactlyAsync(body.AsMemory(0, length), _stop.Token).ConfigureAwait(false);
-                onMessage(TensorCodec.Decode(manifest, body.AsMemory(0, length)));
-            }
+            // A null message is an orderly close between frames.
+            while (await reader.ReadAsync(_stop.Token).ConfigureAwait(false) is { } message)
+                onMessage(message);
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested) { }
         catch (Exception e) when (e is IOException or SocketException or EndOfStreamException or SerializationException or ObjectDisposedException)

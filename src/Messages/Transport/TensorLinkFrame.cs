@@ -41,14 +41,25 @@ public static class TensorLinkFrame
     /// Largest frame body a worker accepts: a weight broadcast is 4 bytes per parameter and state
     /// value; twice that plus 1 MiB leaves room for the envelope.
     /// </summary>
-    public static long MaxWeightsBodyBytes(int parameters, int stateValues) => 8L * (parameters + stateValues) + (1 << 20);
+    /// <exception cref="ArgumentOutOfRangeException">A count is negative.</exception>
+    public static long MaxWeightsBodyBytes(int parameters, int stateValues) =>
+        Math.Min(TensorCodec.MaxMessageBytes, 8L * Values(parameters, stateValues) + (1 << 20));
 
     /// <summary>
     /// Largest frame body the parameter server accepts: a gradient shard is at most 12 bytes per
     /// parameter (int32 plus a 64-bit exception) and 4 per state value; bounded by <see cref="TensorCodec.MaxMessageBytes"/>.
     /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A count is negative.</exception>
     public static long MaxGradientBodyBytes(int parameters, int stateValues) =>
-        Math.Min(TensorCodec.MaxMessageBytes, 16L * (parameters + stateValues) + (1 << 20));
+        Math.Min(TensorCodec.MaxMessageBytes, 16L * Values(parameters, stateValues) + (1 << 20));
+
+    // Summed in 64 bits: two large int counts overflow an int sum and would give a negative limit.
+    private static long Values(int parameters, int stateValues)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(parameters);
+        ArgumentOutOfRangeException.ThrowIfNegative(stateValues);
+        return (long)parameters + stateValues;
+    }
 
     /// <summary>The kind byte for a tensor message the link carries.</summary>
     /// <exception cref="ArgumentException">The link does not carry this message type (chunks and snapshots stay on Akka.Remote).</exception>
@@ -78,12 +89,17 @@ public static class TensorLinkFrame
     }
 
     /// <summary>Reads and checks a header.</summary>
-    /// <exception cref="SerializationException">The declared length exceeds <paramref name="maxBodyBytes"/>.</exception>
+    /// <exception cref="SerializationException">The header is shorter than <see cref="HeaderBytes"/>, or the declared length exceeds
+    /// <paramref name="maxBodyBytes"/> or <see cref="TensorCodec.MaxMessageBytes"/>.</exception>
     public static (byte Kind, int Length) ReadHeader(ReadOnlySpan<byte> header, long maxBodyBytes)
     {
+        if (header.Length < HeaderBytes)
+            throw new SerializationException($"Tensor link frame header of {header.Length} bytes; a header is {HeaderBytes} bytes.");
         uint length = BinaryPrimitives.ReadUInt32BigEndian(header);
-        if (length > maxBodyBytes)
-            throw new SerializationException($"Tensor link frame declares {length} bytes, more than the limit of {maxBodyBytes}.");
+        // The codec's own cap keeps the length an int whatever limit the caller passes.
+        long limit = Math.Min(maxBodyBytes, TensorCodec.MaxMessageBytes);
+        if (length > limit)
+            throw new SerializationException($"Tensor link frame declares {length} bytes, more than the limit of {limit}.");
         return (header[4], (int)length);
     }
 
