@@ -99,6 +99,10 @@ public sealed class Checkpoint
             string a = i < theirs.Length ? theirs[i] : "(nothing)", b = i < mine.Length ? mine[i] : "(nothing)";
             throw new CheckpointException($"{source ?? "checkpoint"}: written for a different architecture: at line {i} it has '{a}' but this model has '{b}'; pass the --model the checkpoint was trained with");
         }
+        // The architecture text is only as trustworthy as the file: its blocks must still fit the model.
+        if (Weights.Length != model.Weights.Length || State.Length != model.State.Length)
+            throw new CheckpointException(
+                $"{source ?? "checkpoint"}: holds {Weights.Length:N0} parameters and {State.Length:N0} state values but its architecture has {model.Weights.Length:N0} and {model.State.Length:N0}; the file is corrupt");
         Weights.CopyTo(model.Weights, 0);
         State.CopyTo(model.State, 0);
         if (velocity is not null && Velocity.Length == velocity.Length) Velocity.CopyTo(velocity, 0);
@@ -175,7 +179,10 @@ public sealed class Checkpoint
         if (!File.Exists(path)) throw new CheckpointException($"{path}: no such checkpoint file");
         byte[] bytes;
         try { bytes = File.ReadAllBytes(path); }
-        catch (IOException e) { throw new CheckpointException($"{path}: cannot read: {e.Message}", e); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CheckpointException($"{path}: cannot read: {e.Message}", e);
+        }
         return Parse(bytes, path);
     }
 
@@ -199,6 +206,11 @@ public sealed class Checkpoint
         try { header = JsonSerializer.Deserialize<CheckpointHeader>(body.Slice(prefix, headerLength)); }
         catch (JsonException e) { throw new CheckpointException($"{source}: invalid header: {e.Message}", e); }
         if (header is null) throw new CheckpointException($"{source}: empty header");
+        // System.Text.Json fills a required string with an explicit null; the file is then unusable.
+        if (header.ModelSpecJson is null || header.Architecture is null)
+            throw new CheckpointException($"{source}: invalid header: '{(header.ModelSpecJson is null ? "model_spec" : "architecture")}' is null");
+        if (header.Settings is null || header.CreatedUtc is null)
+            header = header with { Settings = header.Settings ?? [], CreatedUtc = header.CreatedUtc ?? "" };
         if (header.ParameterCount < 0 || header.StateCount < 0 || header.VelocityCount < 0 ||
             header.ParameterCount > MaxValues || header.StateCount > MaxValues || header.VelocityCount > MaxValues ||
             (header.VelocityCount != 0 && header.VelocityCount != header.ParameterCount))

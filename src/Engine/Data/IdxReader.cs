@@ -41,6 +41,7 @@ public static class IdxReader
 
     private const int HeaderMagicBytes = 4;
     private const int BufferBytes = 1 << 16;
+    private const int GrowingStartBytes = 1 << 16;
 
     /// <summary>
     /// Reads an IDX file, gzip-compressed or raw, and validates its header and exact length.
@@ -130,6 +131,22 @@ public static class IdxReader
         }
     }
 
+    /// <summary>
+    /// Reads IDX contents already in memory (raw or gzip-compressed), with the same checks as
+    /// <see cref="ReadFile(string)"/>; <paramref name="source"/> names them in messages.
+    /// </summary>
+    /// <param name="bytes">The file's bytes.</param>
+    /// <param name="source">What the bytes are, e.g. the path they came from.</param>
+    /// <returns>The dimensions, element type and data bytes.</returns>
+    /// <exception cref="DataFormatException">The bytes are corrupt, truncated, have trailing bytes, or use an unsupported element type.</exception>
+    public static IdxFile Parse(byte[] bytes, string source)
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
+        ArgumentException.ThrowIfNullOrEmpty(source);
+        using var memory = new MemoryStream(bytes, writable: false);
+        return Read(memory, source, "data");
+    }
+
     /// <summary>Reads and validates an IDX file; <paramref name="kind"/> ("image", "label", "data") is used in messages.</summary>
     internal static IdxFile ReadFile(string path, string kind)
     {
@@ -137,10 +154,7 @@ public static class IdxReader
         try
         {
             using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferBytes);
-            bool gzip = IsGzip(file);
-            file.Position = 0;
-            using Stream stream = gzip ? new GZipStream(file, CompressionMode.Decompress, leaveOpen: true) : file;
-            return ReadContents(path, kind, stream, gzip);
+            return Read(file, path, kind);
         }
         catch (FileNotFoundException)
         {
@@ -149,10 +163,6 @@ public static class IdxReader
         catch (DirectoryNotFoundException)
         {
             throw Error(path, "file not found (its folder does not exist)");
-        }
-        catch (InvalidDataException ex)
-        {
-            throw new DataFormatException($"{path}: corrupt gzip stream: {OneLine(ex.Message)}", ex);
         }
         catch (UnauthorizedAccessException ex)
         {
@@ -164,7 +174,24 @@ public static class IdxReader
         }
     }
 
-    private static bool IsGzip(FileStream file)
+    /// <summary>Reads a seekable stream holding a whole IDX file, raw or gzip-compressed.</summary>
+    private static IdxFile Read(Stream file, string path, string kind)
+    {
+        try
+        {
+            bool gzip = IsGzip(file);
+            file.Position = 0;
+            if (!gzip) return ReadContents(path, kind, file, gzip: false);
+            using var z = new GZipStream(file, CompressionMode.Decompress, leaveOpen: true);
+            return ReadContents(path, kind, z, gzip: true);
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new DataFormatException($"{path}: corrupt gzip stream: {OneLine(ex.Message)}", ex);
+        }
+    }
+
+    private static bool IsGzip(Stream file)
     {
         Span<byte> magic = stackalloc byte[2];
         int n = ReadFully(file, magic);
@@ -223,12 +250,7 @@ public static class IdxReader
             }
         }
 
-        var data = new byte[total];
-        got = ReadFully(stream, data);
-        if (got < data.Length)
-        {
-            throw Error(path, $"truncated: expected {data.Length} {kind} bytes after the header, found {got}");
-        }
+        var data = gzip ? ReadGrowing(stream, total, path, kind) : ReadExact(stream, total, path, kind);
 
         long trailing = CountRemaining(stream);
         if (trailing > 0)
@@ -238,6 +260,43 @@ public static class IdxReader
         }
 
         return new IdxFile(path, dims, type, data);
+    }
+
+    // A raw file's size is known: a header that declares more than the file holds is refused before
+    // the data array is allocated, so a 20-byte file cannot make the reader allocate a gigabyte.
+    private static byte[] ReadExact(Stream stream, long total, string path, string kind)
+    {
+        long available = stream.Length - stream.Position;
+        if (total > available)
+        {
+            throw Error(path, $"truncated: expected {total} {kind} bytes after the header, found {available}");
+        }
+        var data = new byte[total];
+        int got = ReadFully(stream, data);
+        if (got < data.Length)
+        {
+            throw Error(path, $"truncated: expected {data.Length} {kind} bytes after the header, found {got}");
+        }
+        return data;
+    }
+
+    // A gzip stream's decompressed size is unknown until it ends (the trailer's size field is mod 2^32
+    // and written by whoever made the file), so the array grows with the bytes that actually arrive:
+    // at most twice the data read, never the declared size of a truncated or lying file.
+    private static byte[] ReadGrowing(Stream stream, long total, string path, string kind)
+    {
+        var data = new byte[Math.Min(total, GrowingStartBytes)];
+        long got = 0;
+        while (true)
+        {
+            got += ReadFully(stream, data.AsSpan((int)got));
+            if (got < data.Length)
+            {
+                throw Error(path, $"truncated: expected {total} {kind} bytes after the header, found {got}");
+            }
+            if (got == total) return data;
+            Array.Resize(ref data, (int)Math.Min(total, 2L * data.Length));
+        }
     }
 
     private static int ReadFully(Stream stream, Span<byte> buffer)

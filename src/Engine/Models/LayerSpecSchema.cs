@@ -173,6 +173,20 @@ internal static class LayerSpecSchema
 
     private static object? Normalize(Rule rule, JsonElement v, string at)
     {
+        object? value = NormalizeValue(rule, v, at);
+        int largest = value switch
+        {
+            int n when rule.Kind is Kind.PositiveInt => n,
+            ImmutableArray<int> pair => Math.Max(pair[0], pair[1]),
+            _ => 0,
+        };
+        if (largest > ModelSpec.MaxDimension)
+            throw Error($"{at}: '{rule.Key}' is {largest:N0}, more than the limit of {ModelSpec.MaxDimension:N0}");
+        return value;
+    }
+
+    private static object? NormalizeValue(Rule rule, JsonElement v, string at)
+    {
         string key = rule.Key;
         switch (rule.Kind)
         {

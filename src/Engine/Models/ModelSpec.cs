@@ -20,8 +20,22 @@ public sealed class ModelSpec : IEquatable<ModelSpec>
     /// <summary>Most parameters (trainable, frozen and state, as Keras counts them) a built model may have.</summary>
     public const long MaxParameters = 200_000_000;
 
-    /// <summary>Largest specification file <see cref="Load"/> reads.</summary>
+    /// <summary>Largest specification file <see cref="Load"/> reads, and longest JSON text <see cref="Parse"/> accepts (in characters).</summary>
     public const long MaxFileBytes = 16 << 20;
+
+    /// <summary>
+    /// Deepest JSON nesting a specification may have (objects and arrays). A specification needs 4
+    /// (the model, its layer list, a layer, its <c>config</c>) plus one for a <c>[h, w]</c> pair.
+    /// </summary>
+    public const int MaxJsonDepth = 32;
+
+    /// <summary>
+    /// Largest value of any size in a specification: each input dimension, <c>filters</c>,
+    /// <c>units</c>, kernel and pool sizes, strides and explicit padding (2²⁰ = 1,048,576). Keeps
+    /// the shape arithmetic far from overflow; the totals are bounded by <see cref="MaxParameters"/>
+    /// and by <see cref="int.MaxValue"/> values per sample.
+    /// </summary>
+    public const int MaxDimension = 1 << 20;
 
     private readonly LayerSpec[] _layers;
     private string? _json;
@@ -38,6 +52,8 @@ public sealed class ModelSpec : IEquatable<ModelSpec>
         ArgumentNullException.ThrowIfNull(layers);
         if (inputShape.Rank is < 1 or > 3)
             throw new ModelSpecException($"'input_shape' must have 1 to 3 dimensions, got {inputShape}");
+        if (inputShape.Dims.Any(d => d > MaxDimension))
+            throw new ModelSpecException($"'input_shape' {inputShape} has a dimension larger than the limit of {MaxDimension:N0}");
         long size = 1;
         foreach (int d in inputShape.Dims) size *= d;
         if (size > int.MaxValue) throw new ModelSpecException($"'input_shape' {inputShape} is too large: {size:N0} values per sample");
@@ -127,6 +143,21 @@ public sealed class ModelSpec : IEquatable<ModelSpec>
         return new Sequential(InputShape, layers);
     }
 
+    /// <summary>
+    /// Infers every layer's shape and counts the parameters and state values (Keras's total) without
+    /// allocating anything of the model's size: the checks <see cref="Build"/> makes before it allocates.
+    /// </summary>
+    /// <returns>The total, at most <see cref="MaxParameters"/>.</returns>
+    /// <exception cref="ModelSpecException">The model would have more than <see cref="MaxParameters"/> parameters or an absurdly large activation.</exception>
+    /// <exception cref="ModelBuildException">A layer does not fit its input; the message names the layer.</exception>
+    public long CountParameters()
+    {
+        var (total, fits) = CheckSize([.. _layers.Select(l => l.CreateLayer())]);
+        // Sequential names the layers, infers the shapes and throws naming the misfit before it allocates a buffer.
+        if (!fits) _ = new Sequential(InputShape, _layers.Select(l => l.CreateLayer()));
+        return total;
+    }
+
     /// <summary>A copy with another input shape.</summary>
     public ModelSpec WithInputShape(TensorShape inputShape) =>
         inputShape == InputShape ? this : new ModelSpec(inputShape, _layers, Name);
@@ -151,7 +182,7 @@ public sealed class ModelSpec : IEquatable<ModelSpec>
     /// Infers shapes and counts parameters before <see cref="Sequential"/> allocates its buffers,
     /// so a huge specification fails with a clear message instead of exhausting memory.
     /// </summary>
-    private void CheckSize(Layer[] layers)
+    private (long Total, bool Fits) CheckSize(Layer[] layers)
     {
         var shape = InputShape;
         long total = 0, largest = -1;
@@ -164,7 +195,7 @@ public sealed class ModelSpec : IEquatable<ModelSpec>
             }
             catch (ModelBuildException)
             {
-                break; // Sequential reports it, naming the layer by its final name
+                return (total, false); // Sequential reports it, naming the layer by its final name
             }
             catch (OverflowException)
             {
@@ -181,6 +212,7 @@ public sealed class ModelSpec : IEquatable<ModelSpec>
         if (total > MaxParameters)
             throw new ModelSpecException(
                 $"the model has {total:N0} parameters, more than the limit of {MaxParameters:N0}; the largest layer is {Where(largestIndex)} with {largest:N0}");
+        return (total, true);
     }
 
     private string Where(int i) => $"layers[{i}] ({_layers[i].ClassName})";

@@ -15,13 +15,15 @@ internal static class ModelSpecParser
     {
         AllowTrailingCommas = false,
         CommentHandling = JsonCommentHandling.Skip,
-        MaxDepth = 32,
+        MaxDepth = ModelSpec.MaxJsonDepth,
     };
 
     /// <summary>Parses a whole specification.</summary>
     public static ModelSpec Parse(string json)
     {
         ArgumentNullException.ThrowIfNull(json);
+        if (json.Length > ModelSpec.MaxFileBytes)
+            throw new ModelSpecException($"the model spec has {json.Length:N0} characters, more than the limit of {ModelSpec.MaxFileBytes:N0}");
         JsonDocument document;
         try
         {
@@ -32,8 +34,54 @@ internal static class ModelSpecParser
             throw new ModelSpecException(
                 $"the model spec is not valid JSON: line {e.LineNumber + 1}, position {e.BytePositionInLine + 1}: {FirstSentence(e.Message)}");
         }
-        using (document) return Read(document.RootElement);
+        catch (ArgumentException)
+        {
+            // System.Text.Json transcodes the text to UTF-8 first and refuses an unpaired surrogate that way.
+            throw new ModelSpecException("the model spec is not valid text: it contains an unpaired UTF-16 surrogate");
+        }
+        using (document)
+        {
+            CheckStrings(document.RootElement, "$");
+            return Read(document.RootElement);
+        }
     }
+
+    /// <summary>
+    /// Decodes every key and string once, so that an escape naming half a surrogate pair
+    /// (<c>"\ud800"</c>), which the parser accepts but <see cref="JsonElement.GetString"/> refuses with
+    /// an <see cref="InvalidOperationException"/>, is an error naming where it is.
+    /// </summary>
+    private static void CheckStrings(JsonElement element, string path)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String:
+                Decode(element, path);
+                break;
+            case JsonValueKind.Array:
+                int i = 0;
+                foreach (var item in element.EnumerateArray()) CheckStrings(item, $"{path}[{i++}]");
+                break;
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    string name;
+                    try { name = property.Name; }
+                    catch (InvalidOperationException) { throw InvalidString($"a key of {path}"); }
+                    CheckStrings(property.Value, $"{path}.{name}");
+                }
+                break;
+        }
+    }
+
+    private static void Decode(JsonElement element, string path)
+    {
+        try { _ = element.GetString(); }
+        catch (InvalidOperationException) { throw InvalidString(path); }
+    }
+
+    private static ModelSpecException InvalidString(string where) =>
+        new($"the model spec has an invalid string at {where}: an escape names half of a UTF-16 surrogate pair");
 
     private static ModelSpec Read(JsonElement root)
     {
@@ -92,6 +140,8 @@ internal static class ModelSpecParser
         {
             if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt32(out dims[i]) || dims[i] <= 0)
                 throw new ModelSpecException($"'input_shape' must be {Expected}, got {Describe(v)}");
+            if (dims[i] > ModelSpec.MaxDimension)
+                throw new ModelSpecException($"'input_shape' dimension {i} is {dims[i]:N0}, more than the limit of {ModelSpec.MaxDimension:N0}");
             i++;
         }
         return new TensorShape(dims);
