@@ -82,7 +82,7 @@ public static class Program
             var exit = new TaskCompletionSource<WorkerExit>(TaskCreationOptions.RunContinuationsAsynchronously);
             var coordinator = ClusterSetup.CoordinatorProxy(system);
             system.ActorOf(WorkerActor.Props(new WorkerSettings(workerId, data.Train, data.Fingerprint, threads, coordinator,
-                TimeSpan.FromSeconds(joinTimeout), exit, throttle)), "worker");
+                TimeSpan.FromSeconds(joinTimeout), exit, throttle)).WithMailbox(ClusterSetup.PeerMailbox), "worker");
             // SIGTERM/SIGINT run Akka's coordinated shutdown; the worker then ends too.
             // Akka.Remote shuts a node down when its outbound TLS handshake fails, so with TLS that is the likely cause.
             system.WhenTerminated.ContinueWith(_ => exit.TrySetResult(new WorkerExit(ExitCodes.Failure,

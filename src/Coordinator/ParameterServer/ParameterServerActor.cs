@@ -329,6 +329,16 @@ public sealed class ParameterServerActor : ReceiveActor, IWithStash
     /// <inheritdoc/>
     protected override void PostStop() => _broadcast.Dispose();
 
+    // Whatever a behaviour did with a tensor message (used, dropped as stale, stashed), its worker's tensor link may
+    // read the next one: the link holds back a worker that sends faster than this actor handles.
+    /// <inheritdoc/>
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        bool handled = base.AroundReceive(receive, message);
+        if (message is ITensorMessage) _broadcast.Link?.Consumed(Sender);
+        return handled;
+    }
+
     private void OnSaveCheckpoint(SaveCheckpoint save)
     {
         if (save.RunId != RunId) { Drop(save, "another run"); return; }

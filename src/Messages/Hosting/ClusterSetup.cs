@@ -21,6 +21,18 @@ public static class ClusterSetup
     /// <summary>Path of the parameter-server singleton manager.</summary>
     public const string ParameterServerName = "parameter-server";
 
+    /// <summary>
+    /// The mailbox of every actor other nodes talk to (coordinator, parameter server, worker): at most
+    /// <see cref="PeerMailboxCapacity"/> messages wait; beyond that new ones go to dead letters at once (logged),
+    /// so a peer that floods an actor faster than it works cannot grow its queue, and the memory it holds,
+    /// without bound (each message is at most one 1 MiB frame, or one tensor-link frame). Deque-based, so
+    /// actors that stash can use it.
+    /// </summary>
+    public const string PeerMailbox = "distributed.peer-mailbox";
+
+    /// <summary>Messages a <see cref="PeerMailbox"/> holds; a run needs a few per worker and iteration (or ~40 chunks per worker without tensor links).</summary>
+    public const int PeerMailboxCapacity = 4096;
+
     /// <summary>The HOCON for a node.</summary>
     public static Config BuildConfig(ClusterOptions options)
     {
@@ -82,6 +94,11 @@ public static class ClusterSetup
               }
               coordinated-shutdown.exit-clr = off
             }
+            {{PeerMailbox}} {
+              mailbox-type = "Akka.Dispatch.BoundedDequeBasedMailbox, Akka"
+              mailbox-capacity = {{PeerMailboxCapacity}}
+              mailbox-push-timeout-time = 0s
+            }
             distributed.tensor-link {
               enabled = {{(options.TensorLink ? "on" : "off")}}
               hostname = "{{options.Host}}"
@@ -126,8 +143,8 @@ public static class ClusterSetup
         system.ActorOf(ClusterSingletonProxy.Props("/user/" + ParameterServerName,
             ClusterSingletonProxySettings.Create(system).WithRole(ClusterOptions.CoordinatorRole)), name);
 
-    /// <summary>Starts a singleton manager for <paramref name="props"/> on coordinator-role nodes.</summary>
+    /// <summary>Starts a singleton manager for <paramref name="props"/> on coordinator-role nodes; the singleton gets the <see cref="PeerMailbox"/>.</summary>
     public static IActorRef StartSingleton(ActorSystem system, string name, Props props) =>
-        system.ActorOf(ClusterSingletonManager.Props(props, PoisonPill.Instance,
+        system.ActorOf(ClusterSingletonManager.Props((props ?? throw new ArgumentNullException(nameof(props))).WithMailbox(PeerMailbox), PoisonPill.Instance,
             ClusterSingletonManagerSettings.Create(system).WithRole(ClusterOptions.CoordinatorRole)), name);
 }

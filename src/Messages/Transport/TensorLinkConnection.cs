@@ -24,13 +24,21 @@ public sealed class TensorLinkConnection : IDisposable
     private readonly Channel<(byte Kind, EncodedFrame Frame)> _queue =
         Channel.CreateBounded<(byte, EncodedFrame)>(new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly CancellationTokenSource _stop = new();
+    private readonly SemaphoreSlim? _credits;
     private int _closed;
 
     /// <summary>Wraps a connected socket; call <see cref="Start"/> to begin reading and writing.</summary>
     /// <param name="socket">A connected TCP socket; the connection owns it from now on.</param>
     /// <param name="maxBodyBytes">Largest frame body accepted from the peer, in bytes.</param>
-    public TensorLinkConnection(Socket socket, long maxBodyBytes)
+    /// <param name="unconsumedLimit">
+    /// If positive, at most this many decoded messages may be handed on and not yet reported <see cref="Consumed"/>; the
+    /// reader stops reading (TCP then pushes back on the peer) until the owner catches up, so a flooding peer holds at
+    /// most this many messages in memory. 0: no limit (for the side whose owner does not report).
+    /// </param>
+    public TensorLinkConnection(Socket socket, long maxBodyBytes, int unconsumedLimit = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(unconsumedLimit);
+        if (unconsumedLimit > 0) _credits = new SemaphoreSlim(unconsumedLimit, unconsumedLimit);
         _socket = socket;
         _socket.NoDelay = true;
         _socket.SendBufferSize = 4 << 20;
@@ -91,6 +99,15 @@ public sealed class TensorLinkConnection : IDisposable
         return false;
     }
 
+    /// <summary>The owner has handled one message handed on by the reader (see the constructor's unconsumed limit).</summary>
+    public void Consumed()
+    {
+        if (_credits is null) return;
+        // A message that came over Akka.Remote from the same worker is reported too; never exceed the limit.
+        try { _credits.Release(); }
+        catch (SemaphoreFullException) { }
+    }
+
     /// <summary>Sends the client's hello and waits until it is written.</summary>
     internal Task SendHelloAsync(byte[] hello, CancellationToken cancel) =>
         WriteFrameAsync(new byte[TensorLinkFrame.HeaderBytes], TensorLinkFrame.HelloKind, hello, cancel);
@@ -123,8 +140,12 @@ public sealed class TensorLinkConnection : IDisposable
         try
         {
             // A null message is an orderly close between frames.
-            while (await reader.ReadAsync(_stop.Token).ConfigureAwait(false) is { } message)
+            while (true)
+            {
+                if (_credits is not null) await _credits.WaitAsync(_stop.Token).ConfigureAwait(false);
+                if (await reader.ReadAsync(_stop.Token).ConfigureAwait(false) is not { } message) break;
                 onMessage(message);
+            }
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested) { }
         catch (Exception e) when (e is IOException or SocketException or EndOfStreamException or SerializationException or ObjectDisposedException)

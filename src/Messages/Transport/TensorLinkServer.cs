@@ -29,6 +29,12 @@ public sealed class TensorLinkServer : IDisposable
 {
     private static readonly TimeSpan HelloTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Messages a worker's link may have delivered to the owner that it has not yet handled (<see cref="Consumed"/>):
+    /// an honest worker has one or two in flight (a gradient tail, then its shard); a flooding one is stopped here.
+    /// </summary>
+    public const int UnconsumedLimit = 8;
+
     private readonly Socket _listener;
     private readonly IActorRef _owner;
     private readonly ILoggingAdapter _log;
@@ -98,6 +104,12 @@ public sealed class TensorLinkServer : IDisposable
         return new TensorLinkOffered(_runId, PublicHost, Port, Convert.ToBase64String(token));
     }
 
+    /// <summary>The owner has handled a message from <paramref name="worker"/>: its link may read one more.</summary>
+    public void Consumed(IActorRef worker)
+    {
+        if (_links.TryGetValue(worker, out var link)) link.Consumed();
+    }
+
     /// <summary>Closes and forgets the link of a worker that left the run.</summary>
     public void Forget(IActorRef worker)
     {
@@ -133,7 +145,7 @@ public sealed class TensorLinkServer : IDisposable
 
     private async Task HandshakeAsync(Socket socket)
     {
-        var connection = new TensorLinkConnection(socket, _maxBodyBytes);
+        var connection = new TensorLinkConnection(socket, _maxBodyBytes, UnconsumedLimit);
         string peer = connection.Peer;
         string? refused = null; // why our certificate check refused the peer, when it did
         try

@@ -50,6 +50,36 @@ public sealed class TensorLinkTests(ITestOutputHelper output) : Akka.TestKit.Xun
     }
 
     [Fact]
+    public async Task A_worker_that_sends_faster_than_the_owner_handles_is_held_back_at_the_unconsumed_limit()
+    {
+        var psProbe = CreateTestProbe("ps");
+        var workerRef = CreateTestProbe("worker-actor");
+        using var server = StartServer(psProbe);
+        using var client = await TensorLinkClient.ConnectAsync(server.Offer(workerRef), CreateTestProbe(), psProbe, MaxBody, _ => { }, Timeout);
+        const int sent = 30;
+        // The client's own queue is small; the socket buffers behind it hold all of these small shards.
+        for (int i = 0; i < sent; i++)
+        {
+            var deadline = DateTime.UtcNow + Timeout;
+            while (!client.TrySend(Shard(i, parameters: 1000))) { Assert.True(DateTime.UtcNow < deadline, "the link took no more frames"); await Task.Delay(5); }
+        }
+
+        for (int i = 0; i < TensorLinkServer.UnconsumedLimit; i++) Assert.Equal(i, psProbe.ExpectMsg<GradientShard>(Timeout).Iteration);
+        psProbe.ExpectNoMsg(TimeSpan.FromSeconds(1));
+        for (int i = 0; i < 5; i++) server.Consumed(workerRef);
+        for (int i = 0; i < 5; i++) Assert.Equal(TensorLinkServer.UnconsumedLimit + i, psProbe.ExpectMsg<GradientShard>(Timeout).Iteration);
+        psProbe.ExpectNoMsg(TimeSpan.FromMilliseconds(500));
+        // Reports beyond the limit (messages that came another way) do not widen it.
+        for (int i = 0; i < 100; i++) server.Consumed(workerRef);
+        for (int i = TensorLinkServer.UnconsumedLimit + 5; i < sent; i++)
+        {
+            Assert.Equal(i, psProbe.ExpectMsg<GradientShard>(Timeout).Iteration);
+            server.Consumed(workerRef);
+        }
+        psProbe.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+    }
+
+    [Fact]
     public async Task A_wrong_token_or_another_run_is_refused_and_nothing_is_delivered()
     {
         var psProbe = CreateTestProbe("ps");
