@@ -119,7 +119,9 @@ public static class ClusterSetup
             .And(new DotNettySslSetup(tls.Certificate, suppressValidation: false, requireMutualAuthentication: true,
                 validateCertificateHostname: true, customValidator: (certificate, _, peer, errors, log) => Accept(tls, certificate, peer, errors, log)))
             .And(new ClusterTlsSetup(tls));
-        return ActorSystem.Create(ClusterOptions.SystemName, setup);
+        var system = ActorSystem.Create(ClusterOptions.SystemName, setup);
+        system.ActorOf(TlsFailureListener.Props(tls), "tls-failures");
+        return system;
     }
 
     private static bool Accept(NodeTls tls, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate, string peer,

@@ -46,7 +46,8 @@ public static class CertificateAuthority
             throw new UsageException($"{outDirectory} already holds a CA ({CaCertificateFile}); use 'certs issue --ca {outDirectory}' to add node certificates, or pick a new --out");
         Directory.CreateDirectory(outDirectory);
         using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest(new X500DistinguishedName($"CN=distributed cluster CA {DateTime.UtcNow:yyyy-MM-dd}, O=Distributed"), caKey, HashAlgorithmName.SHA256);
+        // A random tag in the name tells two clusters' CAs apart in refusal messages ("issued by ... a41f0c").
+        var request = new CertificateRequest(new X500DistinguishedName($"CN=distributed cluster CA {DateTime.UtcNow:yyyy-MM-dd} {Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}, O=Distributed"), caKey, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));

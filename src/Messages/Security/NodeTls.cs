@@ -68,10 +68,27 @@ public sealed class NodeTls : IDisposable
     /// <summary>Why the most recent peer was refused (for a node that cannot join to explain itself), or null.</summary>
     public string? LastRefusal => _lastRefusal;
 
-    /// <summary>What to tell the user of a node that could not join or was shut down: the refusal seen here, or what to check.</summary>
-    public string FailureHint() => LastRefusal is { } refusal
-        ? $"TLS refused the connection: {refusal}; every node needs a certificate from the same CA ('certs init') that names its --public-hostname"
-        : $"TLS is on (--tls-dir {Directory}) and a node that refuses this one's certificate (another CA, or a name that does not match) looks the same: check that every node's certificates come from the same 'certs init'";
+    private volatile string? _handshakeFailure;
+
+    /// <summary>Records a failed TLS handshake reported by the transport (see <see cref="TlsFailureListener"/>); the first line is kept.</summary>
+    public void RecordHandshakeFailure(string message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        // Akka.Remote's report spans lines: the channel, then "Error: <the exception>", then advice.
+        string[] lines = message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        string? error = lines.FirstOrDefault(l => l.StartsWith("Error:", StringComparison.Ordinal));
+        _handshakeFailure ??= error is null ? lines.FirstOrDefault() ?? message : error["Error:".Length..].Trim();
+    }
+
+    /// <summary>What to tell the user of a node that could not join or was shut down: the refusal seen here, a failed handshake, or what to check.</summary>
+    public string FailureHint()
+    {
+        const string Fix = "every node needs a certificate from the same CA ('certs init') that names its --public-hostname";
+        if (LastRefusal is { } refusal) return $"TLS refused the connection: {refusal}; {Fix}";
+        if (_handshakeFailure is { } failure)
+            return $"TLS refused the connection: the handshake failed ({failure}), so the other node refused this node's certificate (another CA?); {Fix}";
+        return $"TLS is on (--tls-dir {Directory}) and a node that refuses this one's certificate (another CA, or a name that does not match) looks the same: {Fix}";
+    }
 
     /// <summary>Whether this node's certificate names <paramref name="host"/> (exactly, case-insensitive; IP addresses compared as addresses).</summary>
     public bool Covers(string host) => Covers(Certificate, host);
