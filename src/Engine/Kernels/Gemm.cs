@@ -101,6 +101,47 @@ public static class Gemm
         }
     }
 
+    /// <summary>
+    /// C = P · B (or Pᵀ · B with <paramref name="transA"/>) where P is the im2col patch matrix of the NHWC samples at
+    /// <paramref name="x"/> (<see cref="Im2Col.Unfold"/>: one row per output pixel, columns (kh, kw, c)) without
+    /// writing P out: each cache block of it is unfolded right before it is packed (implicit GEMM). Bitwise
+    /// identical to unfolding P and calling <see cref="Multiply(bool, bool, int, int, int, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, Span{float}, int, bool, int)"/>.
+    /// </summary>
+    /// <param name="transA">false: m = pixels, k = patch size; true: m = patch size, k = pixels.</param>
+    /// <param name="m">Rows of C.</param>
+    /// <param name="n">Columns of C and of B.</param>
+    /// <param name="k">Rows of B.</param>
+    /// <param name="x">The samples, at least pixels / OutputPixels of them; the caller keeps them pinned.</param>
+    /// <param name="geometry">The window geometry.</param>
+    /// <param name="b">B stored k×n.</param>
+    /// <param name="ldb">Row stride of B.</param>
+    /// <param name="c">C stored m×n.</param>
+    /// <param name="ldc">Row stride of C.</param>
+    /// <param name="accumulate">Add to C instead of overwriting it.</param>
+    /// <param name="threads">Maximum number of threads, at least 1.</param>
+    internal static unsafe void MultiplyPatches(bool transA, int m, int n, int k, float* x, in ConvGeometry geometry,
+        ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, bool accumulate, int threads)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        int pixels = transA ? k : m, patch = transA ? m : k;
+        if (patch != geometry.PatchSize || pixels % Math.Max(geometry.OutputPixels, 1) != 0)
+            throw new ArgumentException($"a {pixels}×{patch} patch matrix does not fit the geometry (patch {geometry.PatchSize}, {geometry.OutputPixels} pixels per sample)");
+        CheckMatrix(k, n, b.Length, ldb, "b", nameof(ldb));
+        CheckMatrix(m, n, c.Length, ldc, "c", nameof(ldc));
+        if (m == 0 || n == 0) return;
+        if (k == 0)
+        {
+            if (!accumulate) Zero(c, m, n, ldc);
+            return;
+        }
+        fixed (float* pb = b, pc = c)
+        {
+            var g = new GemmOperands(transA, false, m, n, k, x, in geometry, pb, ldb, pc, ldc, accumulate);
+            if (threads == 1 || (long)m * n * k < MinParallelWork) RunSerial(in g, 0, m, 0, n);
+            else GemmParallel.Run(in g, threads);
+        }
+    }
+
     /// <summary>Tile height MR of the micro-kernel in use.</summary>
     internal static int TileRows =>
         Vector512.IsHardwareAccelerated ? GemmKernel512.MR :

@@ -12,6 +12,25 @@ internal readonly unsafe struct GemmOperands(
     public readonly nint Lda = lda, Ldb = ldb, Ldc = ldc;
     public readonly int M = m, N = n, K = k;
     public readonly bool TransA = transA, TransB = transB, Accumulate = accumulate;
+
+    /// <summary>
+    /// When set, A is not stored: it is the im2col patch matrix of the NHWC samples at <see cref="A"/> (rows = output
+    /// pixels, columns = (kh, kw, c)), as stored (pixels × patch) or, with <see cref="TransA"/>, its transpose; each
+    /// block is unfolded into a small buffer right before it is packed (see <see cref="Im2Col.FillBlock"/>).
+    /// </summary>
+    public readonly bool Patches;
+
+    /// <summary>The window geometry of the implicit patch matrix.</summary>
+    public readonly ConvGeometry Geometry;
+
+    /// <summary>An implicit-A product: op(A) is the patch matrix of <paramref name="x"/> under <paramref name="geometry"/>.</summary>
+    public GemmOperands(bool transA, bool transB, int m, int n, int k, float* x, in ConvGeometry geometry,
+        float* b, int ldb, float* c, int ldc, bool accumulate)
+        : this(transA, transB, m, n, k, x, transA ? m : k, b, ldb, c, ldc, accumulate)
+    {
+        Patches = true;
+        Geometry = geometry;
+    }
 }
 
 /// <summary>
@@ -57,6 +76,8 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
         float* bp = buffers.PanelB((nuint)Math.Min(kcMax, k) * (nuint)RoundUp(Math.Min(NC, n1 - n0), nr) + GemmPacking.Slack);
         float* ap = buffers.BlockA((nuint)Math.Min(kcMax, k) * (nuint)RoundUp(Math.Min(mcMax, m1 - m0), mr) + GemmPacking.Slack);
         float* tile = buffers.Tile((nuint)TileFloats);
+        // The unfolded block of an implicit patch matrix: at most MC × KC floats, cache-resident.
+        float* unfolded = g.Patches ? buffers.Unfolded((nuint)Math.Min(kcMax, k) * (nuint)Math.Min(mcMax, m1 - m0)) : null;
         nint ldc = g.Ldc;
 
         for (int jc = n0; jc < n1; jc += NC)
@@ -71,7 +92,7 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
                 for (int ic = m0; ic < m1; ic += mcMax)
                 {
                     int mc = Math.Min(mcMax, m1 - ic);
-                    PackA(in g, ap, ic, mc, pc, kc);
+                    PackA(in g, ap, unfolded, ic, mc, pc, kc);
                     for (int ir = 0; ir < mc; ir += mr)
                     {
                         int h = Math.Min(mr, mc - ir);
@@ -164,20 +185,41 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
         }
     }
 
-    // Packs op(A)[ic:ic+mc, pc:pc+kc] into MR-tall slivers: sliver s holds, for p = 0..kc-1, the MR
-    // floats op(A)[ic+s·MR .. ic+s·MR+MR-1, pc+p], zero-padded past row mc.
-    private static void PackA(in GemmOperands g, float* ap, int ic, int mc, int pc, int kc)
+    // Packs op(A)[ic:ic+mc, pc:pc+kc] into MR-tall slivers. An implicit patch matrix is first unfolded,
+    // that block only, into `unfolded` (as A would be stored there), so both paths pack the same values.
+    private static void PackA(in GemmOperands g, float* ap, float* unfolded, int ic, int mc, int pc, int kc)
+    {
+        if (!g.Patches)
+        {
+            PackBlock(g.TransA, g.TransA ? g.A + pc * g.Lda + ic : g.A + ic * g.Lda + pc, g.Lda, ap, mc, kc);
+        }
+        else if (g.TransA)
+        {
+            // Stored A is pixels × patch: rows pc.., columns ic...
+            Im2Col.FillBlock(g.A, in g.Geometry, pc, kc, ic, mc, unfolded, mc);
+            PackBlock(true, unfolded, mc, ap, mc, kc);
+        }
+        else
+        {
+            Im2Col.FillBlock(g.A, in g.Geometry, ic, mc, pc, kc, unfolded, kc);
+            PackBlock(false, unfolded, kc, ap, mc, kc);
+        }
+    }
+
+    // Packs an mc×kc block of op(A) whose stored origin (element (ic, pc) of op(A)) is `block`, row stride
+    // `lda`, into MR-tall slivers: sliver s holds, for p = 0..kc-1, the MR floats of op(A) rows s·MR..s·MR+MR-1
+    // at column p, zero-padded past row mc.
+    private static void PackBlock(bool transA, float* block, nint lda, float* ap, int mc, int kc)
     {
         int mr = TKernel.MR;
-        nint lda = g.Lda;
         int i0 = 0;
-        if (g.TransA)
+        if (transA)
         {
             // A(i, p) = a[p*lda + i]: walk each stored row once, dealing MR-float pieces to the full slivers.
             int full = mc / mr * mr;
             for (int p = 0; p < kc; p++)
             {
-                float* src = g.A + (pc + p) * lda + ic;
+                float* src = block + p * lda;
                 float* dst = ap + (nint)p * mr;
                 for (int i = 0; i < full; i += mr) TKernel.CopyColumn(src + i, dst + (nint)i * kc);
             }
@@ -187,10 +229,10 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
         {
             int h = Math.Min(mr, mc - i0);
             float* dst = ap + (nint)i0 * kc;
-            if (g.TransA)
+            if (transA)
             {
                 // A(i, p) = a[p*lda + i]: each step is a contiguous segment of h floats.
-                float* src = g.A + pc * lda + ic + i0;
+                float* src = block + i0;
                 for (int p = 0; p < kc; p++)
                 {
                     float* s = src + p * lda;
@@ -203,7 +245,7 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
             else
             {
                 // A(i, p) = a[i*lda + p]: row i of A is contiguous; scatter it with stride MR.
-                float* src = g.A + (ic + i0) * lda + pc;
+                float* src = block + i0 * lda;
                 GemmPacking.TransposeInto(src, lda, dst, mr, h, kc);
             }
         }
@@ -219,8 +261,8 @@ internal sealed unsafe class GemmBuffers
 {
     [ThreadStatic] private static GemmBuffers? t_current;
 
-    private float* _a, _b, _tile;
-    private nuint _aFloats, _bFloats, _tileFloats;
+    private float* _a, _b, _tile, _unfolded;
+    private nuint _aFloats, _bFloats, _tileFloats, _unfoldedFloats;
 
     /// <summary>The calling thread's buffers.</summary>
     public static GemmBuffers Current => t_current ??= new GemmBuffers();
@@ -230,6 +272,9 @@ internal sealed unsafe class GemmBuffers
 
     /// <summary>At least <paramref name="floats"/> floats for the packed B panel.</summary>
     public float* PanelB(nuint floats) => Ensure(ref _b, ref _bFloats, floats);
+
+    /// <summary>At least <paramref name="floats"/> floats for one unfolded block of an implicit patch matrix.</summary>
+    public float* Unfolded(nuint floats) => Ensure(ref _unfolded, ref _unfoldedFloats, floats);
 
     /// <summary>At least <paramref name="floats"/> floats for the edge tile.</summary>
     public float* Tile(nuint floats) => Ensure(ref _tile, ref _tileFloats, floats);
@@ -253,5 +298,6 @@ internal sealed unsafe class GemmBuffers
         NativeMemory.AlignedFree(_a);
         NativeMemory.AlignedFree(_b);
         NativeMemory.AlignedFree(_tile);
+        NativeMemory.AlignedFree(_unfolded);
     }
 }

@@ -6,9 +6,9 @@ namespace Distributed.Engine.Layers;
 /// <summary>
 /// 2-D convolution (Keras <c>Conv2D</c>): x <c>(N, H, W, C)</c>, kernel <c>(KH, KW, C, F)</c>,
 /// bias <c>(F)</c>, y <c>(N, OH, OW, F)</c>, with an optional fused activation. Computed as
-/// im2col + GEMM over chunks of samples (a 1×1 stride-1 convolution is a plain GEMM on x).
-/// Forward keeps nothing but its output; backward re-unfolds x, which costs less than storing
-/// the whole im2col matrix for the batch. Threads take whole chunks; the kernel gradient is summed
+/// implicit-im2col GEMM over chunks of samples: the products unfold each cache block of the patch
+/// matrix right before packing it, so the matrix is never written out (a 1×1 stride-1 convolution
+/// is a plain GEMM on x); the input gradient goes through a patch-gradient matrix and col2im. Threads take whole chunks; the kernel gradient is summed
 /// per chunk and the chunks added in order, so results do not depend on the thread count.
 /// </summary>
 public sealed class Conv2D : Layer
@@ -257,16 +257,21 @@ public sealed class Conv2D : Layer
                     RunDirect(in g, c, s, n, inSize, outSize, k * f, f);
                     continue;
                 }
+                // The patch matrix is never written out: the products unfold each cache block of it as they pack it
+                // (a pointwise convolution's patch matrix is x itself).
+                float* xs = _x + (long)s * inSize;
                 if (_pass == Pass.Forward)
                 {
-                    Gemm.Multiply(false, false, rows, f, k, Patches(x, n, in g, cols), k, kernel, f, yOrDy, f, accumulate: false, threads: _gemmThreads);
+                    if (g.IsPointwise) Gemm.Multiply(false, false, rows, f, k, x, k, kernel, f, yOrDy, f, accumulate: false, threads: _gemmThreads);
+                    else Gemm.MultiplyPatches(false, rows, f, k, xs, in g, kernel, f, yOrDy, f, accumulate: false, threads: _gemmThreads);
                     continue;
                 }
                 if ((_pass & Pass.KernelGradient) != 0)
                 {
                     // This chunk's dK (K×F) = colsᵀ (K×rows) · dy (rows×F).
                     var slot = new Span<float>(_dKernelChunks + (long)c * k * f, k * f);
-                    Gemm.Multiply(true, false, k, f, rows, Patches(x, n, in g, cols), k, yOrDy, f, slot, f, accumulate: false, threads: _gemmThreads);
+                    if (g.IsPointwise) Gemm.Multiply(true, false, k, f, rows, x, k, yOrDy, f, slot, f, accumulate: false, threads: _gemmThreads);
+                    else Gemm.MultiplyPatches(true, k, f, rows, xs, in g, yOrDy, f, slot, f, accumulate: false, threads: _gemmThreads);
                 }
                 if ((_pass & Pass.InputGradient) == 0) continue;
                 var dx = new Span<float>(_dx + (long)s * inSize, n * inSize);
@@ -299,15 +304,6 @@ public sealed class Conv2D : Layer
             }
             if ((_pass & Pass.InputGradient) != 0)
                 for (int i = s; i < s + n; i++) DirectConvKernels.InputGradient(_yOrDy + (long)i * outSize, _kernel, _dx + (long)i * inSize, in g, f);
-        }
-
-        // The patch matrix of n samples: x itself for a pointwise convolution, else unfolded into cols.
-        private static ReadOnlySpan<float> Patches(ReadOnlySpan<float> x, int n, in ConvGeometry g, float[] cols)
-        {
-            int rows = n * g.OutputPixels;
-            if (g.IsPointwise) return x.Slice(0, rows * g.PatchSize);
-            Im2Col.Unfold(x, n, g, cols);
-            return cols.AsSpan(0, rows * g.PatchSize);
         }
     }
 
