@@ -97,6 +97,22 @@ public sealed class Conv2DTests
         GradientCheck.BackwardMatchesFiniteDifferences(h, x, batch, StepContext.Inference(), seed: 13, eps: 1e-3f, region: GradientCheck.ReluRegion());
     }
 
+    // Kernels of even and odd size, non-square, 'same' (uneven padding for even sizes), 'valid' and explicit padding.
+    [Theory]
+    [InlineData(2, 2, PaddingMode.Same, 0)]
+    [InlineData(4, 3, PaddingMode.Same, 0)]
+    [InlineData(3, 2, PaddingMode.Valid, 0)]
+    [InlineData(2, 3, PaddingMode.Explicit, 2)]
+    public void Backward_matches_finite_differences_for_stride_1_kernels_of_every_parity(int kh, int kw, PaddingMode padding, int pad)
+    {
+        const int batch = 2;
+        var layer = new Conv2D(5, kh, kw, 1, 1, padding, pad, pad, useBias: true, Activation.None, null) { Path = Conv2D.ConvPath.Im2Col };
+        var h = new LayerHarness(TensorShape.Image(6, 5, 3), layer, batch);
+        h.RandomizeParameters(41);
+        var x = GradientCheck.Uniform(batch * h.InSize, 42);
+        GradientCheck.BackwardMatchesFiniteDifferences(h, x, batch, StepContext.Inference(), seed: 43, eps: 1e-3f);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
