@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cluster overhead, side by side in one run: training images/s of the single-process engine
 # (1 and 2 threads), the cluster with 1 and 2 local workers (one engine thread each; 2 workers
-# also with tensors over Akka.Remote chunks instead of the tensor link), and PyTorch DDP
+# also with tensors over Akka.Remote chunks instead of the tensor link, and with mutual TLS), and PyTorch DDP
 # (gloo, 2 processes x 1 thread) on the same model, batch and data. EPOCHS epochs each (default 1),
 # all configurations in turn, ROUNDS times (default 1); prints one line per run (from the epoch
 # row of metrics.jsonl) plus the parameter server's per-iteration time split and the Akka.Remote
@@ -16,6 +16,8 @@ model=${1:?model}; data=${2:?data dir}; epochs=${3:-1}; rounds=${4:-1}
 dotnet build src/Coordinator -c Release -v quiet -nologo >/dev/null
 cli=src/Coordinator/bin/Release/net10.0/Distributed.Coordinator.dll
 out=$(mktemp -d)
+# workers-2-tls: the same 2-worker run with mutual TLS on Akka.Remote and the tensor links.
+dotnet "$cli" certs init --out "$out/certs" --hosts 127.0.0.1 >/dev/null
 common=(--model "$model" --epochs "$epochs" --batch 128 --lr 0.01 --momentum 0.9 --seed 0 --data-dir "$data")
 run() {
   local name="$1 round=$round"; shift
@@ -38,6 +40,7 @@ for round in $(seq 1 "$rounds"); do
   run workers-1 --workers 1
   run workers-2 --workers 2
   run workers-2-akka-chunks --workers 2 --no-tensor-link
+  run workers-2-tls --workers 2 --tls-dir "$out/certs/127.0.0.1"
   if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import torch" 2>/dev/null && bench/peers/require-openblas.sh; then
     printf '%-30s ' "pytorch-ddp-2x1 round=$round"
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=4294967296 \

@@ -53,7 +53,40 @@ internal static unsafe class DirectConvKernels
         for (int oh = 0; oh < g.OutputHeight; oh++)
         {
             var (ih0, kh0, kh1) = g.WindowRows(oh);
-            for (int ow = 0; ow < g.OutputWidth; ow++)
+            int ow = 0;
+            if (TW.V == 1)
+            {
+                // Up to 8 filters are one vector, so one pixel is a single chain of dependent FMAs: take four pixels
+                // whose windows lie inside the input at once (four independent chains, each in the one-pixel order).
+                for (; ow + 4 <= g.OutputWidth; ow += 4)
+                {
+                    var (iw0, kw0, kw1) = g.WindowColumns(ow);
+                    var (_, kwLast0, kwLast1) = g.WindowColumns(ow + 3);
+                    if (kw0 != 0 || kw1 != g.KernelWidth || kwLast0 != 0 || kwLast1 != g.KernelWidth) break;
+                    nint step = (nint)g.StrideWidth * c;
+                    Vector256<float> p0 = bias != null ? Vector256.Load(bias) : default, p1 = p0, p2 = p0, p3 = p0;
+                    for (int kh = kh0; kh < kh1; kh++)
+                        for (int kw = 0; kw < g.KernelWidth; kw++)
+                        {
+                            float* xp = x + ((ih0 + kh) * g.InputWidth + iw0 + kw) * c;
+                            float* wp = w + (long)(kh * g.KernelWidth + kw) * c * fp;
+                            for (int ch = 0; ch < c; ch++, wp += fp)
+                            {
+                                var wv = Vector256.Load(wp);
+                                p0 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[ch]), wv, p0);
+                                p1 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[step + ch]), wv, p1);
+                                p2 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[2 * step + ch]), wv, p2);
+                                p3 = Vector256.FusedMultiplyAdd(Vector256.Create(xp[3 * step + ch]), wv, p3);
+                            }
+                        }
+                    float* yo = y + (oh * g.OutputWidth + ow) * f;
+                    StorePixel<TW>(yo, p0, default, default, default, f, spill);
+                    StorePixel<TW>(yo + f, p1, default, default, default, f, spill);
+                    StorePixel<TW>(yo + 2 * f, p2, default, default, default, f, spill);
+                    StorePixel<TW>(yo + 3 * f, p3, default, default, default, f, spill);
+                }
+            }
+            for (; ow < g.OutputWidth; ow++)
             {
                 var (iw0, kw0, kw1) = g.WindowColumns(ow);
                 Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
@@ -91,7 +124,8 @@ internal static unsafe class DirectConvKernels
         if (TW.V > 1) a1.Store(dst + Lanes);
         if (TW.V > 2) a2.Store(dst + 2 * Lanes);
         if (TW.V > 3) a3.Store(dst + 3 * Lanes);
-        if (dst == spill) new ReadOnlySpan<float>(spill, f).CopyTo(new Span<float>(yo, f));
+        // A few floats: a loop, not a memmove call per pixel.
+        if (dst == spill) for (int i = 0; i < f; i++) yo[i] = spill[i];
     }
 
     private interface IWidth { static abstract int V { get; } }
