@@ -56,7 +56,7 @@ public static class Program
             var r = new ArgumentReader(args);
             string? tlsDir = r.String("--tls-dir");
             bool insecure = r.Flag("--insecure");
-            if (tlsDir is not null && insecure) throw new UsageException("--tls-dir and --insecure exclude each other: TLS is either on (with the certificates in --tls-dir) or off");
+            NodeSecurity.RequireOneChoice(tlsDir, insecure);
             if (tlsDir is null && !insecure)
                 throw new UsageException("a worker talks to other nodes over mutual TLS: pass --tls-dir DIR with the files of 'certs init --out CERTS --hosts HOST,...' (DIR = CERTS/HOST), or --insecure for a loopback experiment");
             string seed = ClusterAddress.Normalize(r.String("--seed-node") ?? throw new UsageException($"--seed-node is required, e.g. --seed-node {ClusterAddress.Example(tlsDir is not null)}"),
@@ -75,7 +75,7 @@ public static class Program
 
             ConfigureLogging(verbose, logDir, workerId);
             using var tls = NodeSecurity.Load(tlsDir, publicHost ?? host);
-            if (tls is null && !ClusterAddress.IsLoopback(host)) Log.Warning("{Warning}", NodeSecurity.InsecureWarning(host, port));
+            if (NodeSecurity.InsecureWarning(tls, host, port) is { } warning) Log.Warning("{Warning}", warning);
             var data = FashionMnist.Load(dataDir);
             var options = new ClusterOptions(ClusterOptions.WorkerRole, host, port, publicHost, [seed], Tls: tls);
             using var system = ClusterSetup.Start(options);

@@ -49,7 +49,7 @@ public sealed record ClusterArguments(
         string? publicHost = r.String("--public-hostname");
         string? tlsDir = r.String("--tls-dir");
         bool insecure = r.Flag("--insecure");
-        if (tlsDir is not null && insecure) throw new UsageException("--tls-dir and --insecure exclude each other: TLS is either on (with the certificates in --tls-dir) or off");
+        Messages.Security.NodeSecurity.RequireOneChoice(tlsDir, insecure);
         string? seed = r.String("--seed-node");
         if (seed is not null) seed = ClusterAddress.Normalize(seed, tls: tlsDir is not null);
         int threads = r.Int("--threads-per-worker", 1, 1, 256);

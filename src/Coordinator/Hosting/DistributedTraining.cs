@@ -42,9 +42,8 @@ public static class DistributedTraining
             sgd.StepEpochs, sgd.StepGamma, inputs.Scaling.Mean, inputs.Scaling.Std);
 
         using var tls = Messages.Security.NodeSecurity.Load(c.TlsDirectory, c.PublicHostname ?? c.Host);
-        if (tls is null && c.Insecure && !ClusterAddress.IsLoopback(c.Host))
+        if (Messages.Security.NodeSecurity.InsecureWarning(tls, c.Host, c.Port) is { } warning)
         {
-            string warning = Messages.Security.NodeSecurity.InsecureWarning(c.Host, c.Port);
             output.WriteLine(warning);
             Log.Warning("{Warning}", warning);
         }

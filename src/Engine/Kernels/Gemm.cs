@@ -94,9 +94,7 @@ public static class Gemm
         {
             fixed (float* pa = a, pb = b, pc = c)
             {
-                var g = new GemmOperands(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate);
-                if (threads == 1 || (long)m * n * k < MinParallelWork) RunSerial(in g, 0, m, 0, n);
-                else GemmParallel.Run(in g, threads);
+                Run(new GemmOperands(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate), threads);
             }
         }
     }
@@ -136,10 +134,15 @@ public static class Gemm
         }
         fixed (float* pb = b, pc = c)
         {
-            var g = new GemmOperands(transA, false, m, n, k, x, in geometry, pb, ldb, pc, ldc, accumulate);
-            if (threads == 1 || (long)m * n * k < MinParallelWork) RunSerial(in g, 0, m, 0, n);
-            else GemmParallel.Run(in g, threads);
+            Run(new GemmOperands(transA, false, m, n, k, x, in geometry, pb, ldb, pc, ldc, accumulate), threads);
         }
+    }
+
+    // The whole product (k > 0) on up to `threads` threads; small products stay on the calling thread.
+    private static void Run(in GemmOperands g, int threads)
+    {
+        if (threads == 1 || (long)g.M * g.N * g.K < MinParallelWork) RunSerial(in g, 0, g.M, 0, g.N);
+        else GemmParallel.Run(in g, threads);
     }
 
     /// <summary>Tile height MR of the micro-kernel in use.</summary>

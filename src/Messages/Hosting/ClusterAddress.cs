@@ -47,14 +47,6 @@ public static class ClusterAddress
     public static bool IsLoopback(string host) =>
         host == "localhost" || (System.Net.IPAddress.TryParse(host, out var ip) && System.Net.IPAddress.IsLoopback(ip));
 
-    /// <summary>The host part of a canonical address.</summary>
-    public static string HostOf(string address)
-    {
-        int at = address.IndexOf('@');
-        int colon = address.LastIndexOf(':');
-        return address[(at + 1)..colon];
-    }
-
     /// <summary>An example address for help and error messages.</summary>
     public static string Example(bool tls) => $"{(tls ? TlsScheme : PlainScheme)}://{ClusterOptions.SystemName}@HOST:PORT";
 }

@@ -132,9 +132,6 @@ public static class ClusterSetup
         return false;
     }
 
-    /// <summary>The address scheme of a node with these options (<c>akka.ssl.tcp</c> with TLS).</summary>
-    public static string Scheme(ClusterOptions options) => options?.Tls is null ? ClusterAddress.PlainScheme : ClusterAddress.TlsScheme;
-
     /// <summary>A proxy to the coordinator singleton (works from any node).</summary>
     public static IActorRef CoordinatorProxy(ActorSystem system, string name = "coordinator-proxy") =>
         system.ActorOf(ClusterSingletonProxy.Props("/user/" + CoordinatorName,

@@ -9,6 +9,21 @@ namespace Distributed.Messages.Security;
 /// </summary>
 public static class NodeSecurity
 {
+    /// <summary>Refuses <c>--tls-dir</c> together with <c>--insecure</c>.</summary>
+    /// <exception cref="UsageException">Both were given.</exception>
+    public static void RequireOneChoice(string? tlsDirectory, bool insecure)
+    {
+        if (tlsDirectory is not null && insecure)
+            throw new UsageException("--tls-dir and --insecure exclude each other: TLS is either on (with the certificates in --tls-dir) or off");
+    }
+
+    /// <summary>The warning for a node without TLS bound to an address other machines can reach, or null when there is nothing to warn about.</summary>
+    /// <param name="tls">The node's TLS material, or null without TLS.</param>
+    /// <param name="host">The address the node binds.</param>
+    /// <param name="port">The port it binds (0: any).</param>
+    public static string? InsecureWarning(NodeTls? tls, string host, int port) =>
+        tls is null && !ClusterAddress.IsLoopback(host) ? InsecureWarning(host, port) : null;
+
     /// <summary>The warning printed when a node runs without TLS on an address other machines can reach.</summary>
     public static string InsecureWarning(string host, int port) =>
         $"WARNING: --insecure on {host}: TLS is off, so anyone who can reach port {(port == 0 ? "(any)" : port.ToString(System.Globalization.CultureInfo.InvariantCulture))} " +

@@ -49,20 +49,20 @@ public sealed class TensorLinkConnection : IDisposable
 
     /// <summary>Runs the server side of a mutual TLS handshake; afterwards every frame is encrypted. Call before reading the hello.</summary>
     /// <exception cref="System.Security.Authentication.AuthenticationException">The handshake failed (e.g. the peer's certificate was refused).</exception>
-    internal async Task AuthenticateAsServerAsync(SslServerAuthenticationOptions options, CancellationToken cancel)
-    {
-        var ssl = new SslStream(_stream, leaveInnerStreamOpen: false);
-        _stream = ssl;
-        await ssl.AuthenticateAsServerAsync(options, cancel).ConfigureAwait(false);
-    }
+    internal Task AuthenticateAsServerAsync(SslServerAuthenticationOptions options, CancellationToken cancel) =>
+        Secure().AuthenticateAsServerAsync(options, cancel);
 
     /// <summary>Runs the client side of a mutual TLS handshake. Call before sending the hello.</summary>
     /// <exception cref="System.Security.Authentication.AuthenticationException">The handshake failed (e.g. the server's certificate was refused).</exception>
-    internal async Task AuthenticateAsClientAsync(SslClientAuthenticationOptions options, CancellationToken cancel)
+    internal Task AuthenticateAsClientAsync(SslClientAuthenticationOptions options, CancellationToken cancel) =>
+        Secure().AuthenticateAsClientAsync(options, cancel);
+
+    // Every later read and write goes through the TLS stream; it owns (and disposes) the socket's stream.
+    private SslStream Secure()
     {
         var ssl = new SslStream(_stream, leaveInnerStreamOpen: false);
         _stream = ssl;
-        await ssl.AuthenticateAsClientAsync(options, cancel).ConfigureAwait(false);
+        return ssl;
     }
 
     /// <summary>The peer's address, for log lines.</summary>
