@@ -38,15 +38,15 @@ internal static unsafe class DirectConvKernels
     {
         switch (PaddedFilters(f) / Lanes)
         {
-            case 1: Forward<W1>(x, wPadded, biasPadded, y, in g, f); break;
-            case 2: Forward<W2>(x, wPadded, biasPadded, y, in g, f); break;
-            case 3: Forward<W3>(x, wPadded, biasPadded, y, in g, f); break;
-            case 4: Forward<W4>(x, wPadded, biasPadded, y, in g, f); break;
+            case 1: Forward<V1>(x, wPadded, biasPadded, y, in g, f); break;
+            case 2: Forward<V2>(x, wPadded, biasPadded, y, in g, f); break;
+            case 3: Forward<V3>(x, wPadded, biasPadded, y, in g, f); break;
+            case 4: Forward<V4>(x, wPadded, biasPadded, y, in g, f); break;
             default: throw new ArgumentOutOfRangeException(nameof(f), f, "the direct forward pass takes at most 32 filters");
         }
     }
 
-    private static void Forward<TW>(float* x, float* w, float* bias, float* y, in ConvGeometry g, int f) where TW : struct, IWidth
+    private static void Forward<TW>(float* x, float* w, float* bias, float* y, in ConvGeometry g, int f) where TW : struct, IVectorCount
     {
         int c = g.Channels, fp = TW.V * Lanes;
         float* spill = stackalloc float[4 * Lanes];
@@ -117,7 +117,7 @@ internal static unsafe class DirectConvKernels
     }
 
     private static void StorePixel<TW>(float* yo, Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3, int f, float* spill)
-        where TW : struct, IWidth
+        where TW : struct, IVectorCount
     {
         float* dst = f == TW.V * Lanes ? yo : spill;
         a0.Store(dst);
@@ -128,12 +128,6 @@ internal static unsafe class DirectConvKernels
         if (dst == spill) for (int i = 0; i < f; i++) yo[i] = spill[i];
     }
 
-    private interface IWidth { static abstract int V { get; } }
-    private readonly struct W1 : IWidth { public static int V => 1; }
-    private readonly struct W2 : IWidth { public static int V => 2; }
-    private readonly struct W3 : IWidth { public static int V => 3; }
-    private readonly struct W4 : IWidth { public static int V => 4; }
-
     /// <summary>
     /// dK <c>(KH, KW, C, F)</c> += Σ over <paramref name="count"/> samples and their output pixels (in that
     /// order) of x · dy.
@@ -142,10 +136,10 @@ internal static unsafe class DirectConvKernels
     {
         switch (f % Lanes == 0 ? f / Lanes : 0)
         {
-            case 1: KernelGradientRows<W1>(x, dy, count, dk, in g); return;
-            case 2: KernelGradientRows<W2>(x, dy, count, dk, in g); return;
-            case 3: KernelGradientRows<W3>(x, dy, count, dk, in g); return;
-            case 4: KernelGradientRows<W4>(x, dy, count, dk, in g); return;
+            case 1: KernelGradientRows<V1>(x, dy, count, dk, in g); return;
+            case 2: KernelGradientRows<V2>(x, dy, count, dk, in g); return;
+            case 3: KernelGradientRows<V3>(x, dy, count, dk, in g); return;
+            case 4: KernelGradientRows<V4>(x, dy, count, dk, in g); return;
         }
         if (f < Lanes && g.Channels <= 4)
         {
@@ -159,7 +153,7 @@ internal static unsafe class DirectConvKernels
     // F a multiple of 8, at most 32: one kernel row (tap, channel) at a time, its F sums held in up to
     // four registers across every pixel of the block, instead of a load-add-store per pixel. Each element
     // still sums samples, then pixels, in order: the general loop's bits.
-    private static void KernelGradientRows<TW>(float* x, float* dy, int count, float* dk, in ConvGeometry g) where TW : struct, IWidth
+    private static void KernelGradientRows<TW>(float* x, float* dy, int count, float* dk, in ConvGeometry g) where TW : struct, IVectorCount
     {
         int c = g.Channels, f = TW.V * Lanes;
         long inSize = g.InputSize, outSize = (long)g.OutputPixels * f;

@@ -37,19 +37,45 @@ public static class Simd
         }
     }
 
-    /// <summary>Sums the rows of <paramref name="dy"/> (rows × C) into <paramref name="sum"/> (overwritten), rows in order.</summary>
+    /// <summary>
+    /// Sums the rows of <paramref name="dy"/> (rows × C) into <paramref name="sum"/> (overwritten). With C of
+    /// 16 or more, rows in order; with fewer, as 8-float vectors a period of lcm(C, 8) floats at a time, then
+    /// each column's lanes and the rows past the last whole period in order. The order depends only on the shape.
+    /// </summary>
     public static void SumRows(ReadOnlySpan<float> dy, int rows, Span<float> sum)
     {
         int c = sum.Length;
         sum.Clear();
+        if (c == 0) return;
         if (c < FewChannels)
         {
-            var all = dy.Slice(0, rows * c);
-            for (int o = 0; o < all.Length; o += c)
-                for (int ch = 0; ch < c; ch++) sum[ch] += all[o + ch];
+            SumFewColumns(dy.Slice(0, rows * c), sum);
             return;
         }
         for (int r = 0; r < rows; r++) TensorPrimitives.Add(sum, dy.Slice(r * c, c), sum);
+    }
+
+    // A scalar sum per column would be one long chain of dependent adds (a 3-filter convolution has ~86 k
+    // rows per batch); a period of whole rows that is also whole vectors keeps up to 15 chains going.
+    private static unsafe void SumFewColumns(ReadOnlySpan<float> all, Span<float> sum)
+    {
+        const int lanes = 8;
+        // lcm(C, 8) = C · 8 / gcd(C, 8), and gcd(C, 8) is the largest power of two dividing both.
+        int c = sum.Length, period = c * lanes >> System.Numerics.BitOperations.TrailingZeroCount(c | lanes);
+        int vectors = period / lanes, periods = all.Length / period;
+        var acc = stackalloc Vector256<float>[vectors];
+        for (int v = 0; v < vectors; v++) acc[v] = Vector256<float>.Zero;
+        fixed (float* p = all)
+        {
+            for (long k = 0; k < periods; k++)
+            {
+                float* src = p + k * period;
+                for (int v = 0; v < vectors; v++) acc[v] += Vector256.Load(src + v * lanes);
+            }
+            float* partial = (float*)acc;
+            for (int i = 0; i < period; i++) sum[i % c] += partial[i];
+            for (int i = periods * period; i < all.Length; i++) sum[i % c] += p[i];
+        }
     }
 
     /// <summary>

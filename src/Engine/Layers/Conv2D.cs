@@ -20,6 +20,7 @@ public sealed class Conv2D : Layer
     private ConvGeometry _g;
     private int _chunkSamples;
     private float[][] _colsPerPart = [];
+    private float[][] _planarPerPart = [];
     private float[] _dKernelChunks = [];
     private float[] _kernelPadded = [];
     private float[] _biasPadded = [];
@@ -82,15 +83,27 @@ public sealed class Conv2D : Layer
     public override string DefaultNameStem => "conv2d";
 
     /// <summary>How a convolution is computed; <see cref="Auto"/> picks by shape.</summary>
-    internal enum ConvPath { Auto, Im2Col, Direct }
+    internal enum ConvPath { Auto, Im2Col, Direct, Planar }
 
-    /// <summary>Pins the algorithm (tests and benchmarks); by default it is chosen by shape.</summary>
+    /// <summary>
+    /// Pins the algorithm (tests and benchmarks); by default it is chosen by shape. <see cref="ConvPath.Planar"/>
+    /// on a shape it does not take (<see cref="PlanarConvKernels.Supports"/>) means <see cref="ConvPath.Direct"/>.
+    /// </summary>
     internal ConvPath Path { get; set; }
 
-    // A thin im2col matrix (a patch of at most 32 values, or at most 4 filters: e.g. a first layer on
-    // one input channel) wastes most of the GEMM tile and costs more to build than to multiply.
-    // The direct forward keeps a pixel's outputs in registers, so it takes at most 32 filters.
-    private bool Direct => Filters <= 32 && (Path == ConvPath.Direct || (Path == ConvPath.Auto && !_g.IsPointwise && (_g.PatchSize <= 32 || Filters <= 4)));
+    /// <summary>The algorithm the layer runs, once built.</summary>
+    internal ConvPath ResolvedPath => Path switch
+    {
+        ConvPath.Planar or ConvPath.Auto when !_g.IsPointwise && PlanarConvKernels.Supports(in _g, Filters) => ConvPath.Planar,
+        ConvPath.Planar or ConvPath.Direct when Filters <= 32 => ConvPath.Direct,
+        // A thin im2col matrix (a patch of at most 32 values, or at most 4 filters: e.g. a first layer on
+        // one input channel) wastes most of the GEMM tile and costs more to build than to multiply.
+        // The direct forward keeps a pixel's outputs in registers, so it takes at most 32 filters.
+        ConvPath.Auto when Filters <= 32 && !_g.IsPointwise && (_g.PatchSize <= 32 || Filters <= 4) => ConvPath.Direct,
+        _ => ConvPath.Im2Col,
+    };
+
+    private bool Direct => ResolvedPath == ConvPath.Direct;
 
     /// <summary>The resolved window geometry, once built.</summary>
     public ConvGeometry Geometry => _g;
@@ -134,21 +147,25 @@ public sealed class Conv2D : Layer
         int fp = DirectConvKernels.PaddedFilters(Filters);
         _kernelPadded = Filters <= 32 ? new float[_g.PatchSize * fp] : [];
         _biasPadded = Filters <= 32 ? new float[fp] : [];
+        _planarPerPart = [];
     }
 
     internal override unsafe void Forward(ReadOnlySpan<float> x, Span<float> y, int batch, StepContext context)
     {
         int outSize = OutputShape.Size;
-        if (Direct)
+        var path = ResolvedPath;
+        if (path == ConvPath.Direct)
         {
             // The direct kernel reads whole vectors of filters: this step's weights, padded.
             fixed (float* pk = Weight(0), pkp = _kernelPadded) DirectConvKernels.PadKernel(pk, _g.PatchSize, Filters, pkp);
             if (UseBias) Weight(1).CopyTo(_biasPadded);
         }
-        fixed (float* px = x, py = y, pk = Direct ? _kernelPadded.AsSpan() : Weight(0), pb = UseBias && Direct ? _biasPadded : null)
+        // The direct and planar kernels start each output at its bias; the GEMM's get it added after.
+        Span<float> bias = !UseBias ? default : path == ConvPath.Direct ? _biasPadded : path == ConvPath.Planar ? Weight(1) : default;
+        fixed (float* px = x, py = y, pk = path == ConvPath.Direct ? _kernelPadded.AsSpan() : Weight(0), pb = bias)
             RunChunks(px, py, pk, pb, null, batch, Pass.Forward);
         var all = y.Slice(0, batch * outSize);
-        if (UseBias && !Direct) Simd.AddBiasRows(all, Weight(1), batch * _g.OutputPixels);
+        if (UseBias && path == ConvPath.Im2Col) Simd.AddBiasRows(all, Weight(1), batch * _g.OutputPixels);
         ParallelElementwise.Activate(all, Activation, Threads);
     }
 
@@ -211,16 +228,22 @@ public sealed class Conv2D : Layer
     {
         int chunks = (batch + _chunkSamples - 1) / _chunkSamples;
         int parts = Math.Min(Threads, chunks);
-        if (!_g.IsPointwise && !Direct && _colsPerPart.Length < parts)
-        {
-            // Grows only when the thread count does; steady-state steps allocate nothing.
-            int old = _colsPerPart.Length;
-            Array.Resize(ref _colsPerPart, parts);
-            for (int p = old; p < parts; p++) _colsPerPart[p] = new float[_chunkSamples * _g.OutputPixels * _g.PatchSize];
-        }
+        // Grow only when the thread count does; steady-state steps allocate nothing.
+        var path = ResolvedPath;
+        if (path == ConvPath.Im2Col && !_g.IsPointwise) EnsureParts(ref _colsPerPart, parts, _chunkSamples * _g.OutputPixels * _g.PatchSize);
+        if (path == ConvPath.Planar) EnsureParts(ref _planarPerPart, parts, new PlanarLayout(in _g, Filters).ScratchSize);
         // One chunk (a small batch): the threads split the matrix products instead.
         _job.Set(this, x, yOrDy, kernel, dxOrBias, dKernelChunks, batch, pass, parts == 1 ? Threads : 1);
         ParallelJobs.Run(_job, parts);
+    }
+
+    // The planar kernels rely on their scratch starting zeroed (its padding is never written): new arrays only.
+    private static void EnsureParts(ref float[][] perPart, int parts, int size)
+    {
+        if (perPart.Length >= parts) return;
+        int old = perPart.Length;
+        Array.Resize(ref perPart, parts);
+        for (int p = old; p < parts; p++) perPart[p] = new float[size];
     }
 
     private sealed unsafe class Job : IParallelJob
@@ -244,7 +267,8 @@ public sealed class Conv2D : Layer
             ref readonly ConvGeometry g = ref layer._g;
             int k = g.PatchSize, f = layer.Filters, inSize = layer.InputShape.Size, outSize = layer.OutputShape.Size, per = layer._chunkSamples;
             int chunks = (_batch + per - 1) / per;
-            bool direct = layer.Direct;
+            var path = layer.ResolvedPath;
+            bool direct = path != ConvPath.Im2Col;
             float[] cols = g.IsPointwise || direct ? [] : layer._colsPerPart[part];
             var kernel = new ReadOnlySpan<float>(_kernel, k * f);
             for (int c = ParallelJobs.Start(chunks, part, parts), end = ParallelJobs.Start(chunks, part + 1, parts); c < end; c++)
@@ -252,6 +276,11 @@ public sealed class Conv2D : Layer
                 int s = c * per, n = Math.Min(per, _batch - s), rows = n * g.OutputPixels;
                 var x = new ReadOnlySpan<float>(_x + (long)s * inSize, n * inSize);
                 var yOrDy = new Span<float>(_yOrDy + (long)s * outSize, n * outSize);
+                if (path == ConvPath.Planar)
+                {
+                    fixed (float* scratch = layer._planarPerPart[part]) RunPlanar(in g, c, s, n, inSize, outSize, k * f, f, scratch);
+                    continue;
+                }
                 if (direct)
                 {
                     RunDirect(in g, c, s, n, inSize, outSize, k * f, f);
@@ -287,6 +316,23 @@ public sealed class Conv2D : Layer
                     Im2Col.Fold(dcols, n, g, dx);
                 }
             }
+        }
+
+        private void RunPlanar(in ConvGeometry g, int chunk, int s, int n, int inSize, int outSize, int kernelSize, int f, float* scratch)
+        {
+            if (_pass == Pass.Forward)
+            {
+                for (int i = s; i < s + n; i++) PlanarConvKernels.Forward(_x + (long)i * inSize, _kernel, _dx, _yOrDy + (long)i * outSize, in g, f, scratch);
+                return;
+            }
+            float* slot = null;
+            if ((_pass & Pass.KernelGradient) != 0)
+            {
+                slot = _dKernelChunks + (long)chunk * kernelSize;
+                new Span<float>(slot, kernelSize).Clear();
+            }
+            float* dx = (_pass & Pass.InputGradient) != 0 ? _dx + (long)s * inSize : null;
+            PlanarConvKernels.Backward(_x + (long)s * inSize, _yOrDy + (long)s * outSize, n, _kernel, slot, dx, in g, f, scratch);
         }
 
         private void RunDirect(in ConvGeometry g, int chunk, int s, int n, int inSize, int outSize, int kernelSize, int f)

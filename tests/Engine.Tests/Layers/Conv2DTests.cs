@@ -7,15 +7,25 @@ namespace Distributed.Engine.Tests.Layers;
 
 public sealed class Conv2DTests
 {
-    // Both algorithms must pass every check: im2col + GEMM, and the direct loops for thin patch matrices.
-    private static Conv2D.ConvPath Path(bool direct) => direct ? Conv2D.ConvPath.Direct : Conv2D.ConvPath.Im2Col;
+    // Every algorithm must pass every check that its shapes allow: im2col + GEMM, the direct loops for thin
+    // patch matrices, and the planar loops for stride-1 layers with few filters and channels.
+    private static Conv2D.ConvPath Path(string path) => path switch
+    {
+        "im2col" => Conv2D.ConvPath.Im2Col,
+        "direct" => Conv2D.ConvPath.Direct,
+        "planar" => Conv2D.ConvPath.Planar,
+        _ => throw new ArgumentOutOfRangeException(nameof(path), path, null),
+    };
+
+    // The layer runs the algorithm the test pinned (a pinned planar path falls back on shapes it does not take).
+    private static void AssertRuns(Conv2D layer, string path) => Assert.Equal(Path(path), layer.ResolvedPath);
 
     /// <summary>
     /// Builds the layer from the golden config (PyTorch weight (out, in, kh, kw), NCHW data),
     /// loads the converted weights, runs forward and backward with the golden grad_y and compares
     /// y, grad_x, grad_weight and grad_bias.
     /// </summary>
-    private static void RunGolden(string file, bool direct)
+    private static void RunGolden(string file, string path)
     {
         var g = GoldenCase.Load(file);
         var x = g.Tensor("x");
@@ -27,8 +37,9 @@ public sealed class Conv2DTests
         bool useBias = g.ConfigBool("bias");
         var (mode, pad) = g.Padding();
 
-        var layer = new Conv2D(filters, k, stride, mode, pad, useBias) { Path = Path(direct) };
+        var layer = new Conv2D(filters, k, stride, mode, pad, useBias) { Path = Path(path) };
         var harness = new LayerHarness(TensorShape.Image(h, w, c), layer, n);
+        AssertRuns(layer, path);
         var yExpected = GoldenCase.NchwToNhwc(g.Tensor("y"));
         Assert.Equal(TensorShape.Image(yExpected.Shape[1], yExpected.Shape[2], yExpected.Shape[3]), layer.OutputShape);
         if (g.ConfigHas("explicit_pads_top_bottom_left_right"))
@@ -54,42 +65,45 @@ public sealed class Conv2DTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Forward_and_backward_match_pytorch_golden_for_valid_stride_1(bool direct) => RunGolden("conv2d_valid_s1", direct);
+    [InlineData("im2col")]
+    [InlineData("direct")]
+    [InlineData("planar")]
+    public void Forward_and_backward_match_pytorch_golden_for_valid_stride_1(string path) => RunGolden("conv2d_valid_s1", path);
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Forward_and_backward_match_pytorch_golden_for_stride_2_padding_1(bool direct) => RunGolden("conv2d_s2_p1", direct);
+    [InlineData("im2col")]
+    [InlineData("direct")]
+    public void Forward_and_backward_match_pytorch_golden_for_stride_2_padding_1(string path) => RunGolden("conv2d_s2_p1", path);
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Forward_and_backward_match_pytorch_golden_without_bias_padding_1(bool direct) => RunGolden("conv2d_nobias", direct);
+    [InlineData("im2col")]
+    [InlineData("direct")]
+    [InlineData("planar")]
+    public void Forward_and_backward_match_pytorch_golden_without_bias_padding_1(string path) => RunGolden("conv2d_nobias", path);
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Forward_and_backward_match_pytorch_golden_for_same_padding_kernel_5(bool direct) => RunGolden("conv2d_same_s1_k5", direct);
+    [InlineData("im2col")]
+    [InlineData("direct")]
+    [InlineData("planar")]
+    public void Forward_and_backward_match_pytorch_golden_for_same_padding_kernel_5(string path) => RunGolden("conv2d_same_s1_k5", path);
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Forward_and_backward_match_pytorch_golden_for_same_padding_stride_2_even_input_padding_bottom_right(bool direct) => RunGolden("conv2d_same_s2_even", direct);
+    [InlineData("im2col")]
+    [InlineData("direct")]
+    public void Forward_and_backward_match_pytorch_golden_for_same_padding_stride_2_even_input_padding_bottom_right(string path) => RunGolden("conv2d_same_s2_even", path);
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Forward_and_backward_match_pytorch_golden_for_pointwise_1x1(bool direct) => RunGolden("conv2d_pointwise_1x1", direct);
+    [InlineData("im2col")]
+    [InlineData("direct")]
+    public void Forward_and_backward_match_pytorch_golden_for_pointwise_1x1(string path) => RunGolden("conv2d_pointwise_1x1", path);
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Backward_matches_finite_differences_for_stride_2_same_padding_relu(bool direct)
+    [InlineData("im2col")]
+    [InlineData("direct")]
+    public void Backward_matches_finite_differences_for_stride_2_same_padding_relu(string path)
     {
         const int batch = 2;
-        var layer = new Conv2D(3, 3, stride: 2, padding: PaddingMode.Same, activation: Activation.Relu) { Path = Path(direct) };
+        var layer = new Conv2D(3, 3, stride: 2, padding: PaddingMode.Same, activation: Activation.Relu) { Path = Path(path) };
         var h = new LayerHarness(TensorShape.Image(6, 6, 2), layer, batch);
         Assert.Equal(0, layer.Geometry.PadTop); // TF same: total pad 1 → all of it at the bottom/right
         h.RandomizeParameters(11);
@@ -99,27 +113,33 @@ public sealed class Conv2DTests
 
     // Kernels of even and odd size, non-square, 'same' (uneven padding for even sizes), 'valid' and explicit padding.
     [Theory]
-    [InlineData(2, 2, PaddingMode.Same, 0)]
-    [InlineData(4, 3, PaddingMode.Same, 0)]
-    [InlineData(3, 2, PaddingMode.Valid, 0)]
-    [InlineData(2, 3, PaddingMode.Explicit, 2)]
-    public void Backward_matches_finite_differences_for_stride_1_kernels_of_every_parity(int kh, int kw, PaddingMode padding, int pad)
+    [InlineData(2, 2, PaddingMode.Same, 0, "im2col")]
+    [InlineData(4, 3, PaddingMode.Same, 0, "im2col")]
+    [InlineData(3, 2, PaddingMode.Valid, 0, "im2col")]
+    [InlineData(2, 3, PaddingMode.Explicit, 2, "im2col")]
+    [InlineData(2, 2, PaddingMode.Same, 0, "planar")]
+    [InlineData(4, 3, PaddingMode.Same, 0, "planar")]
+    [InlineData(3, 2, PaddingMode.Valid, 0, "planar")]
+    [InlineData(2, 3, PaddingMode.Explicit, 2, "planar")]
+    [InlineData(1, 5, PaddingMode.Same, 0, "planar")]
+    public void Backward_matches_finite_differences_for_stride_1_kernels_of_every_parity(int kh, int kw, PaddingMode padding, int pad, string path)
     {
         const int batch = 2;
-        var layer = new Conv2D(5, kh, kw, 1, 1, padding, pad, pad, useBias: true, Activation.None, null) { Path = Conv2D.ConvPath.Im2Col };
+        var layer = new Conv2D(5, kh, kw, 1, 1, padding, pad, pad, useBias: true, Activation.None, null) { Path = Path(path) };
         var h = new LayerHarness(TensorShape.Image(6, 5, 3), layer, batch);
+        AssertRuns(layer, path);
         h.RandomizeParameters(41);
         var x = GradientCheck.Uniform(batch * h.InSize, 42);
         GradientCheck.BackwardMatchesFiniteDifferences(h, x, batch, StepContext.Inference(), seed: 43, eps: 1e-3f);
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Backward_matches_finite_differences_for_pointwise_1x1(bool direct)
+    [InlineData("im2col")]
+    [InlineData("direct")]
+    public void Backward_matches_finite_differences_for_pointwise_1x1(string path)
     {
         const int batch = 2;
-        var layer = new Conv2D(3, 1) { Path = Path(direct) };
+        var layer = new Conv2D(3, 1) { Path = Path(path) };
         var h = new LayerHarness(TensorShape.Image(3, 3, 4), layer, batch);
         Assert.True(layer.Geometry.IsPointwise);
         h.RandomizeParameters(21);
@@ -128,12 +148,13 @@ public sealed class Conv2DTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Backward_matches_finite_differences_for_explicit_padding_relu6_without_bias(bool direct)
+    [InlineData("im2col")]
+    [InlineData("direct")]
+    [InlineData("planar")]
+    public void Backward_matches_finite_differences_for_explicit_padding_relu6_without_bias(string path)
     {
         const int batch = 2;
-        var layer = new Conv2D(2, 3, stride: 1, padding: PaddingMode.Explicit, pad: 1, useBias: false, activation: Activation.Relu6) { Path = Path(direct) };
+        var layer = new Conv2D(2, 3, stride: 1, padding: PaddingMode.Explicit, pad: 1, useBias: false, activation: Activation.Relu6) { Path = Path(path) };
         var h = new LayerHarness(TensorShape.Image(4, 5, 2), layer, batch);
         h.RandomizeParameters(31, scale: 2.0);
         var x = GradientCheck.Uniform(batch * h.InSize, 32, -2, 2);
@@ -141,18 +162,20 @@ public sealed class Conv2DTests
     }
 
     [Theory]
-    [InlineData(3, false)]
-    [InlineData(1, false)]
-    [InlineData(3, true)]
-    public void Backward_accumulates_the_kernel_gradient_over_chunks_of_samples(int k, bool direct)
+    [InlineData(3, "im2col")]
+    [InlineData(1, "im2col")]
+    [InlineData(3, "direct")]
+    [InlineData(3, "planar")]
+    public void Backward_accumulates_the_kernel_gradient_over_chunks_of_samples(int k, string path)
     {
         // 64×64 outputs = 4096 rows per sample, so each sample is its own im2col chunk (k = 1 takes
         // the pointwise path); the kernel gradient must be the sum over all samples, checked
         // against a direct double reference.
         const int batch = 3, size = 64, cin = 2, f = 2;
         int p = k / 2;
-        var layer = new Conv2D(f, k, padding: PaddingMode.Same) { Path = Path(direct) };
+        var layer = new Conv2D(f, k, padding: PaddingMode.Same) { Path = Path(path) };
         var h = new LayerHarness(TensorShape.Image(size, size, cin), layer, batch);
+        AssertRuns(layer, path);
         h.RandomizeParameters(41);
         var x = GradientCheck.Uniform(batch * h.InSize, 42);
         var y = h.Forward(x, batch, StepContext.Inference());
@@ -199,26 +222,74 @@ public sealed class Conv2DTests
     {
         // Every width of the direct kernel's register block (1..4 vectors, full or partial) and the
         // threaded chunking (2 threads), against the im2col + GEMM path.
-        const int batch = 3;
         int channels = 1 + filters % 3, stride = 1 + filters % 2;
-        (float[] Y, float[] DKernel, float[] DBias, float[] Dx) Run(Conv2D.ConvPath path)
+        AssertAlgorithmsAgree(Conv2D.ConvPath.Direct, path => new Conv2D(filters, 3, stride, PaddingMode.Same, activation: Activation.Relu) { Path = path },
+            TensorShape.Image(9, 8, channels), batch: 3, seed: filters);
+    }
+
+    // The same random layer, input and output gradient through `path` and through im2col + GEMM (2 threads):
+    // y, the kernel, bias and input gradients agree.
+    private static void AssertAlgorithmsAgree(Conv2D.ConvPath path, Func<Conv2D.ConvPath, Conv2D> layerFor, TensorShape input, int batch, int seed)
+    {
+        (float[] Y, float[] DKernel, float[] DBias, float[] Dx) Run(Conv2D.ConvPath p)
         {
-            var layer = new Conv2D(filters, 3, stride, PaddingMode.Same, activation: Activation.Relu) { Path = path };
-            var h = new LayerHarness(TensorShape.Image(9, 8, channels), layer, batch);
+            var layer = layerFor(p);
+            var h = new LayerHarness(input, layer, batch);
+            Assert.Equal(p, layer.ResolvedPath);
             h.Model.Threads = 2;
-            h.RandomizeParameters(filters);
-            var x = GradientCheck.Uniform(batch * h.InSize, filters + 1);
+            h.RandomizeParameters(seed);
+            var x = GradientCheck.Uniform(batch * h.InSize, seed + 1);
             var y = h.Forward(x, batch, StepContext.Inference());
-            var dy = GradientCheck.Uniform(y.Length, filters + 2);
+            var dy = GradientCheck.Uniform(y.Length, seed + 2);
             var dx = h.Backward(x, y, dy, batch);
             return (y, h.Gradient(0), h.Gradient(1), dx);
         }
-        var direct = Run(Conv2D.ConvPath.Direct);
+        var tested = Run(path);
         var im2col = Run(Conv2D.ConvPath.Im2Col);
-        GoldenCase.AssertClose(im2col.Y.Select(v => (double)v).ToArray(), direct.Y, 1e-5, 1e-5, "y");
-        GoldenCase.AssertClose(im2col.DKernel.Select(v => (double)v).ToArray(), direct.DKernel, 1e-4, 1e-5, "dKernel");
-        GoldenCase.AssertClose(im2col.DBias.Select(v => (double)v).ToArray(), direct.DBias, 1e-4, 1e-5, "dBias");
-        GoldenCase.AssertClose(im2col.Dx.Select(v => (double)v).ToArray(), direct.Dx, 1e-4, 1e-5, "dx");
+        GoldenCase.AssertClose(im2col.Y.Select(v => (double)v).ToArray(), tested.Y, 1e-5, 1e-5, "y");
+        GoldenCase.AssertClose(im2col.DKernel.Select(v => (double)v).ToArray(), tested.DKernel, 1e-4, 1e-5, "dKernel");
+        GoldenCase.AssertClose(im2col.DBias.Select(v => (double)v).ToArray(), tested.DBias, 1e-4, 1e-5, "dBias");
+        GoldenCase.AssertClose(im2col.Dx.Select(v => (double)v).ToArray(), tested.Dx, 1e-4, 1e-5, "dx");
+    }
+
+    public static IEnumerable<object[]> PlanarShapes()
+    {
+        // Every filter and channel count the planar loops take, kernels up to 5 wide (non-square, even and
+        // odd), 'valid' and 'same', and widths that need 1, 2, 3 and 4 vectors per row and more than one segment.
+        int[][] kernels = [[3, 3], [1, 3], [5, 5], [2, 4], [4, 1]];
+        int[] widths = [5, 12, 20, 28, 37];
+        int i = 0;
+        for (int f = 1; f < 8; f++)
+            for (int c = 1; c <= 4; c++, i++)
+                yield return [f, c, kernels[i % kernels.Length][0], kernels[i % kernels.Length][1], i % 2 == 0 ? "valid" : "same", widths[i % widths.Length]];
+    }
+
+    [Theory]
+    [MemberData(nameof(PlanarShapes))]
+    public void Planar_and_im2col_algorithms_agree_on_every_shape_the_planar_loops_take(int filters, int channels, int kh, int kw, string padding, int width)
+    {
+        // 5 samples of 40 × width pixels: several chunks of samples, taken by 2 threads.
+        var mode = padding == "same" ? PaddingMode.Same : PaddingMode.Valid;
+        AssertAlgorithmsAgree(Conv2D.ConvPath.Planar, path => new Conv2D(filters, kh, kw, 1, 1, mode, 0, 0, useBias: true, Activation.Relu, null) { Path = path },
+            TensorShape.Image(40, width, channels), batch: 5, seed: filters * 10 + channels);
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(3, 3)]
+    public void Planar_forward_gives_the_direct_kernels_bits(int filters, int channels)
+    {
+        // Both start at the bias and add taps (kh, kw), then channels, in the same fused order.
+        const int batch = 3;
+        float[] Run(Conv2D.ConvPath path)
+        {
+            var layer = new Conv2D(filters, 3, activation: Activation.Relu) { Path = path };
+            var h = new LayerHarness(TensorShape.Image(28, 26, channels), layer, batch);
+            Assert.Equal(path, layer.ResolvedPath);
+            h.RandomizeParameters(7);
+            return h.Forward(GradientCheck.Uniform(batch * h.InSize, 8), batch, StepContext.Inference());
+        }
+        Assert.Equal(Run(Conv2D.ConvPath.Direct), Run(Conv2D.ConvPath.Planar));
     }
 
     [Fact]
