@@ -5,13 +5,16 @@ namespace Distributed.Engine.Layers;
 
 /// <summary>
 /// 2-D convolution (Keras <c>Conv2D</c>): x <c>(N, H, W, C)</c>, kernel <c>(KH, KW, C, F)</c>,
-/// bias <c>(F)</c>, y <c>(N, OH, OW, F)</c>, with an optional fused activation. Computed as
-/// implicit-im2col GEMM over chunks of samples: the products unfold each cache block of the patch
-/// matrix right before packing it, so the matrix is never written out (a 1×1 stride-1 convolution
-/// is a plain GEMM on x); the input gradient goes through a patch-gradient matrix and col2im. Threads take whole chunks; the kernel gradient is summed
+/// bias <c>(F)</c>, y <c>(N, OH, OW, F)</c>, with an optional fused activation. The algorithm is chosen
+/// by shape (<see cref="ResolvedPath"/>): Winograd F(2×2, 3×3) for 3×3 stride-1 layers with whole
+/// vectors of channels and filters; planar loops for stride-1 layers with fewer than 8 filters and at
+/// most 4 channels; direct loops for other thin patch matrices; otherwise implicit-im2col GEMM (each
+/// cache block of the patch matrix unfolded right before it is packed; a 1×1 stride-1 convolution is a
+/// plain GEMM on x) with the input gradient through a patch-gradient matrix and col2im. Every
+/// algorithm works over fixed chunks of samples that threads take whole; the kernel gradient is summed
 /// per chunk and the chunks added in order, so results do not depend on the thread count.
 /// </summary>
-public sealed class Conv2D : Layer
+public sealed partial class Conv2D : Layer
 {
     // Rows of the im2col matrix per chunk: large enough for an efficient GEMM, small enough
     // (≈ 4 MB at K = 288) that the patch matrix stays in the outer caches.
@@ -21,6 +24,12 @@ public sealed class Conv2D : Layer
     private int _chunkSamples;
     private float[][] _colsPerPart = [];
     private float[][] _planarPerPart = [];
+    private float[][] _winogradPerPart = [];
+    // The kernel's Winograd transforms: (16, C, F) for the forward pass, (16, F, C) of the flipped kernel for the input gradient.
+    private float[] _winogradKernel = [];
+    private float[] _winogradInputKernel = [];
+    // The input gradient as a forward pass: over dy (OH, OW, F), padded so that its output is dx (H, W, C).
+    private ConvGeometry _inputGradientGeometry;
     private float[] _dKernelChunks = [];
     private float[] _kernelPadded = [];
     private float[] _biasPadded = [];
@@ -83,11 +92,12 @@ public sealed class Conv2D : Layer
     public override string DefaultNameStem => "conv2d";
 
     /// <summary>How a convolution is computed; <see cref="Auto"/> picks by shape.</summary>
-    internal enum ConvPath { Auto, Im2Col, Direct, Planar }
+    internal enum ConvPath { Auto, Im2Col, Direct, Planar, Winograd }
 
     /// <summary>
     /// Pins the algorithm (tests and benchmarks); by default it is chosen by shape. <see cref="ConvPath.Planar"/>
-    /// on a shape it does not take (<see cref="PlanarConvKernels.Supports"/>) means <see cref="ConvPath.Direct"/>.
+    /// on a shape it does not take (<see cref="PlanarConvKernels.Supports"/>) means <see cref="ConvPath.Direct"/>,
+    /// <see cref="ConvPath.Winograd"/> on one it does not take (<see cref="WinogradKernels.Supports"/>) im2col.
     /// </summary>
     internal ConvPath Path { get; set; }
 
@@ -96,6 +106,8 @@ public sealed class Conv2D : Layer
     {
         ConvPath.Planar or ConvPath.Auto when !_g.IsPointwise && PlanarConvKernels.Supports(in _g, Filters) => ConvPath.Planar,
         ConvPath.Planar or ConvPath.Direct when Filters <= 32 => ConvPath.Direct,
+        // 3×3 stride 1 with whole vectors of channels and filters: 16 multiply-adds per 2×2 outputs instead of 36.
+        ConvPath.Winograd or ConvPath.Auto when WinogradKernels.Supports(in _g, Filters) => ConvPath.Winograd,
         // A thin im2col matrix (a patch of at most 32 values, or at most 4 filters: e.g. a first layer on
         // one input channel) wastes most of the GEMM tile and costs more to build than to multiply.
         // The direct forward keeps a pixel's outputs in registers, so it takes at most 32 filters.
@@ -103,7 +115,6 @@ public sealed class Conv2D : Layer
         _ => ConvPath.Im2Col,
     };
 
-    private bool Direct => ResolvedPath == ConvPath.Direct;
 
     /// <summary>The resolved window geometry, once built.</summary>
     public ConvGeometry Geometry => _g;
@@ -148,6 +159,12 @@ public sealed class Conv2D : Layer
         _kernelPadded = Filters <= 32 ? new float[_g.PatchSize * fp] : [];
         _biasPadded = Filters <= 32 ? new float[fp] : [];
         _planarPerPart = [];
+        _winogradPerPart = [];
+        bool winograd = WinogradKernels.Supports(in _g, Filters);
+        _winogradKernel = winograd ? new float[WinogradKernels.TransformedKernelSize(_g.Channels, Filters)] : [];
+        _winogradInputKernel = winograd ? new float[_winogradKernel.Length] : [];
+        _inputGradientGeometry = new ConvGeometry(_g.OutputHeight, _g.OutputWidth, Filters, _g.KernelHeight, _g.KernelWidth, 1, 1,
+            _g.KernelHeight - 1 - _g.PadTop, _g.KernelWidth - 1 - _g.PadLeft, _g.InputHeight, _g.InputWidth);
     }
 
     internal override unsafe void Forward(ReadOnlySpan<float> x, Span<float> y, int batch, StepContext context)
@@ -160,12 +177,15 @@ public sealed class Conv2D : Layer
             fixed (float* pk = Weight(0), pkp = _kernelPadded) DirectConvKernels.PadKernel(pk, _g.PatchSize, Filters, pkp);
             if (UseBias) Weight(1).CopyTo(_biasPadded);
         }
-        // The direct and planar kernels start each output at its bias; the GEMM's get it added after.
+        if (path == ConvPath.Winograd)
+            fixed (float* pk = Weight(0), pu = _winogradKernel) WinogradKernels.TransformKernel(pk, _g.Channels, Filters, pu, flipTranspose: false);
+        // The direct and planar kernels start each output at its bias; the products' outputs get it added after.
         Span<float> bias = !UseBias ? default : path == ConvPath.Direct ? _biasPadded : path == ConvPath.Planar ? Weight(1) : default;
-        fixed (float* px = x, py = y, pk = path == ConvPath.Direct ? _kernelPadded.AsSpan() : Weight(0), pb = bias)
+        Span<float> kernel = path switch { ConvPath.Direct => _kernelPadded, ConvPath.Winograd => _winogradKernel, _ => Weight(0) };
+        fixed (float* px = x, py = y, pk = kernel, pb = bias)
             RunChunks(px, py, pk, pb, null, batch, Pass.Forward);
         var all = y.Slice(0, batch * outSize);
-        if (UseBias && path == ConvPath.Im2Col) Simd.AddBiasRows(all, Weight(1), batch * _g.OutputPixels);
+        if (UseBias && path is ConvPath.Im2Col or ConvPath.Winograd) Simd.AddBiasRows(all, Weight(1), batch * _g.OutputPixels);
         ParallelElementwise.Activate(all, Activation, Threads);
     }
 
@@ -175,7 +195,7 @@ public sealed class Conv2D : Layer
         if (!Trainable && !computeInputGradient) return;
         if (Trainable && UseBias) Simd.SumRows(g, batch * _g.OutputPixels, Gradient(1));
         var pass = (Trainable ? Pass.KernelGradient : 0) | (computeInputGradient ? Pass.InputGradient : 0);
-        fixed (float* px = x, pg = g, pdx = dx, pk = Weight(0), pdk = _dKernelChunks)
+        fixed (float* px = x, pg = g, pdx = dx, pk = InputGradientKernel(computeInputGradient), pdk = _dKernelChunks)
             RunChunks(px, pg, pk, pdx, pdk, batch, pass);
         if (Trainable) SumKernelChunks(batch);
     }
@@ -187,7 +207,7 @@ public sealed class Conv2D : Layer
     {
         ReadOnlySpan<float> g = ActivationGradient(y, dy, batch);
         int inSize = InputShape.Size, outSize = OutputShape.Size;
-        fixed (float* px = x, pg = g, pdx = dx, pk = Weight(0), pdk = _dKernelChunks)
+        fixed (float* px = x, pg = g, pdx = dx, pk = InputGradientKernel(computeInputGradient), pdk = _dKernelChunks)
         {
             if (Trainable)
             {
@@ -204,6 +224,14 @@ public sealed class Conv2D : Layer
             }
             if (computeInputGradient) RunChunks(px, pg, pk, pdx, pdk, batch, Pass.InputGradient);
         }
+    }
+
+    // The kernel the input gradient reads: the weights, or for Winograd the transform of the flipped kernel.
+    private unsafe Span<float> InputGradientKernel(bool computeInputGradient)
+    {
+        if (!computeInputGradient || ResolvedPath != ConvPath.Winograd) return Weight(0);
+        fixed (float* pk = Weight(0), pu = _winogradInputKernel) WinogradKernels.TransformKernel(pk, _g.Channels, Filters, pu, flipTranspose: true);
+        return _winogradInputKernel;
     }
 
     private ReadOnlySpan<float> ActivationGradient(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, int batch) =>
@@ -232,6 +260,7 @@ public sealed class Conv2D : Layer
         var path = ResolvedPath;
         if (path == ConvPath.Im2Col && !_g.IsPointwise) EnsureParts(ref _colsPerPart, parts, _chunkSamples * _g.OutputPixels * _g.PatchSize);
         if (path == ConvPath.Planar) EnsureParts(ref _planarPerPart, parts, new PlanarLayout(in _g, Filters).ScratchSize);
+        if (path == ConvPath.Winograd) EnsureParts(ref _winogradPerPart, parts, WinogradKernels.ScratchSize(_g.Channels, Filters));
         // One chunk (a small batch): the threads split the matrix products instead.
         _job.Set(this, x, yOrDy, kernel, dxOrBias, dKernelChunks, batch, pass, parts == 1 ? Threads : 1);
         ParallelJobs.Run(_job, parts);
@@ -244,113 +273,6 @@ public sealed class Conv2D : Layer
         int old = perPart.Length;
         Array.Resize(ref perPart, parts);
         for (int p = old; p < parts; p++) perPart[p] = new float[size];
-    }
-
-    private sealed unsafe class Job : IParallelJob
-    {
-        private Conv2D _layer = null!;
-        private float* _x, _yOrDy, _kernel, _dx, _dKernelChunks;
-        private int _batch, _gemmThreads;
-        private Pass _pass;
-
-        public void Set(Conv2D layer, float* x, float* yOrDy, float* kernel, float* dx, float* dKernelChunks, int batch, Pass pass, int gemmThreads)
-        {
-            _gemmThreads = gemmThreads;
-            _layer = layer;
-            _x = x; _yOrDy = yOrDy; _kernel = kernel; _dx = dx; _dKernelChunks = dKernelChunks;
-            _batch = batch; _pass = pass;
-        }
-
-        public void RunPart(int part, int parts)
-        {
-            var layer = _layer;
-            ref readonly ConvGeometry g = ref layer._g;
-            int k = g.PatchSize, f = layer.Filters, inSize = layer.InputShape.Size, outSize = layer.OutputShape.Size, per = layer._chunkSamples;
-            int chunks = (_batch + per - 1) / per;
-            var path = layer.ResolvedPath;
-            bool direct = path != ConvPath.Im2Col;
-            float[] cols = g.IsPointwise || direct ? [] : layer._colsPerPart[part];
-            var kernel = new ReadOnlySpan<float>(_kernel, k * f);
-            for (int c = ParallelJobs.Start(chunks, part, parts), end = ParallelJobs.Start(chunks, part + 1, parts); c < end; c++)
-            {
-                int s = c * per, n = Math.Min(per, _batch - s), rows = n * g.OutputPixels;
-                var x = new ReadOnlySpan<float>(_x + (long)s * inSize, n * inSize);
-                var yOrDy = new Span<float>(_yOrDy + (long)s * outSize, n * outSize);
-                if (path == ConvPath.Planar)
-                {
-                    fixed (float* scratch = layer._planarPerPart[part]) RunPlanar(in g, c, s, n, inSize, outSize, k * f, f, scratch);
-                    continue;
-                }
-                if (direct)
-                {
-                    RunDirect(in g, c, s, n, inSize, outSize, k * f, f);
-                    continue;
-                }
-                // The patch matrix is never written out: the products unfold each cache block of it as they pack it
-                // (a pointwise convolution's patch matrix is x itself).
-                float* xs = _x + (long)s * inSize;
-                if (_pass == Pass.Forward)
-                {
-                    if (g.IsPointwise) Gemm.Multiply(false, false, rows, f, k, x, k, kernel, f, yOrDy, f, accumulate: false, threads: _gemmThreads);
-                    else Gemm.MultiplyPatches(false, rows, f, k, xs, in g, kernel, f, yOrDy, f, accumulate: false, threads: _gemmThreads);
-                    continue;
-                }
-                if ((_pass & Pass.KernelGradient) != 0)
-                {
-                    // This chunk's dK (K×F) = colsᵀ (K×rows) · dy (rows×F).
-                    var slot = new Span<float>(_dKernelChunks + (long)c * k * f, k * f);
-                    if (g.IsPointwise) Gemm.Multiply(true, false, k, f, rows, x, k, yOrDy, f, slot, f, accumulate: false, threads: _gemmThreads);
-                    else Gemm.MultiplyPatches(true, k, f, rows, xs, in g, yOrDy, f, slot, f, accumulate: false, threads: _gemmThreads);
-                }
-                if ((_pass & Pass.InputGradient) == 0) continue;
-                var dx = new Span<float>(_dx + (long)s * inSize, n * inSize);
-                if (g.IsPointwise)
-                {
-                    // dx (rows×C) = dy (rows×F) · Kᵀ (F×C).
-                    Gemm.Multiply(false, true, rows, k, f, yOrDy, f, kernel, f, dx, k, accumulate: false, threads: _gemmThreads);
-                }
-                else
-                {
-                    var dcols = cols.AsSpan(0, rows * k);
-                    Gemm.Multiply(false, true, rows, k, f, yOrDy, f, kernel, f, dcols, k, accumulate: false, threads: _gemmThreads);
-                    Im2Col.Fold(dcols, n, g, dx);
-                }
-            }
-        }
-
-        private void RunPlanar(in ConvGeometry g, int chunk, int s, int n, int inSize, int outSize, int kernelSize, int f, float* scratch)
-        {
-            if (_pass == Pass.Forward)
-            {
-                for (int i = s; i < s + n; i++) PlanarConvKernels.Forward(_x + (long)i * inSize, _kernel, _dx, _yOrDy + (long)i * outSize, in g, f, scratch);
-                return;
-            }
-            float* slot = null;
-            if ((_pass & Pass.KernelGradient) != 0)
-            {
-                slot = _dKernelChunks + (long)chunk * kernelSize;
-                new Span<float>(slot, kernelSize).Clear();
-            }
-            float* dx = (_pass & Pass.InputGradient) != 0 ? _dx + (long)s * inSize : null;
-            PlanarConvKernels.Backward(_x + (long)s * inSize, _yOrDy + (long)s * outSize, n, _kernel, slot, dx, in g, f, scratch);
-        }
-
-        private void RunDirect(in ConvGeometry g, int chunk, int s, int n, int inSize, int outSize, int kernelSize, int f)
-        {
-            if (_pass == Pass.Forward)
-            {
-                for (int i = s; i < s + n; i++) DirectConvKernels.Forward(_x + (long)i * inSize, _kernel, _dx, _yOrDy + (long)i * outSize, in g, f);
-                return;
-            }
-            if ((_pass & Pass.KernelGradient) != 0)
-            {
-                float* slot = _dKernelChunks + (long)chunk * kernelSize;
-                new Span<float>(slot, kernelSize).Clear();
-                DirectConvKernels.KernelGradient(_x + (long)s * inSize, _yOrDy + (long)s * outSize, n, slot, in g, f);
-            }
-            if ((_pass & Pass.InputGradient) != 0)
-                for (int i = s; i < s + n; i++) DirectConvKernels.InputGradient(_yOrDy + (long)i * outSize, _kernel, _dx + (long)i * inSize, in g, f);
-        }
     }
 
     internal override IReadOnlyDictionary<string, object?> Config => new Dictionary<string, object?>

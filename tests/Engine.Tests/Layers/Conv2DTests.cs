@@ -14,6 +14,7 @@ public sealed class Conv2DTests
         "im2col" => Conv2D.ConvPath.Im2Col,
         "direct" => Conv2D.ConvPath.Direct,
         "planar" => Conv2D.ConvPath.Planar,
+        "winograd" => Conv2D.ConvPath.Winograd,
         _ => throw new ArgumentOutOfRangeException(nameof(path), path, null),
     };
 
@@ -272,6 +273,85 @@ public sealed class Conv2DTests
         var mode = padding == "same" ? PaddingMode.Same : PaddingMode.Valid;
         AssertAlgorithmsAgree(Conv2D.ConvPath.Planar, path => new Conv2D(filters, kh, kw, 1, 1, mode, 0, 0, useBias: true, Activation.Relu, null) { Path = path },
             TensorShape.Image(40, width, channels), batch: 5, seed: filters * 10 + channels);
+    }
+
+    // Channel and filter counts of one to eight vectors, 'valid', 'same' and explicit padding of 1 and 2, odd
+    // and even output sizes (partial 2×2 tiles at the bottom and right).
+    [Theory]
+    [InlineData(8, 8, 7, 9, "valid", 0)]
+    [InlineData(8, 16, 6, 5, "same", 0)]
+    [InlineData(16, 8, 9, 8, "explicit", 2)]
+    [InlineData(24, 32, 5, 5, "explicit", 1)]
+    [InlineData(8, 64, 11, 4, "same", 0)]
+    public void Winograd_and_im2col_algorithms_agree(int channels, int filters, int height, int width, string padding, int pad)
+    {
+        var mode = padding switch { "same" => PaddingMode.Same, "valid" => PaddingMode.Valid, _ => PaddingMode.Explicit };
+        // 7 samples: several chunks for the larger images, more tiles than one block for the small channel counts.
+        AssertAlgorithmsAgree(Conv2D.ConvPath.Winograd,
+            path => new Conv2D(filters, 3, 3, 1, 1, mode, pad, pad, useBias: true, Activation.Relu, null) { Path = path },
+            TensorShape.Image(height, width, channels), batch: 7, seed: channels + filters + height);
+    }
+
+    [Fact]
+    public void Winograd_is_about_as_accurate_as_im2col_on_keras_mnist_cnns_second_layer()
+    {
+        // 7 samples of 26×26×32 into 64 filters: each kernel-gradient element sums 4,032 products, and
+        // their float32 rounding (either algorithm's) is of the order of 1e-5 where the sum cancels. Against
+        // a double-precision reference, Winograd's worst error stays within a small factor of im2col's.
+        const int batch = 7, size = 26, cin = 32, f = 64, o = size - 2;
+        (float[] Y, float[] DKernel, float[] Dx, float[] X, float[] Dy, float[] W, float[] B) Run(Conv2D.ConvPath path)
+        {
+            var layer = new Conv2D(f, 3) { Path = path };
+            var h = new LayerHarness(TensorShape.Image(size, size, cin), layer, batch);
+            Assert.Equal(path, layer.ResolvedPath);
+            h.RandomizeParameters(71);
+            var x = GradientCheck.Uniform(batch * h.InSize, 72);
+            var y = h.Forward(x, batch, StepContext.Inference());
+            var dy = GradientCheck.Uniform(y.Length, 73);
+            var dx = h.Backward(x, y, dy, batch);
+            return (y, h.Gradient(0), dx, x, dy, h.Parameter(0).ToArray(), h.Parameter(1).ToArray());
+        }
+        var winograd = Run(Conv2D.ConvPath.Winograd);
+        var im2col = Run(Conv2D.ConvPath.Im2Col);
+        float[] x = winograd.X, dy = winograd.Dy, w = winograd.W;
+        var yRef = Enumerable.Range(0, batch * o * o * f).Select(i => (double)winograd.B[i % f]).ToArray();
+        var dkRef = new double[w.Length];
+        var dxRef = new double[x.Length];
+        for (int s = 0; s < batch; s++)
+            for (int oh = 0; oh < o; oh++)
+                for (int ow = 0; ow < o; ow++)
+                    for (int i = 0; i < 3; i++)
+                        for (int j = 0; j < 3; j++)
+                            for (int c = 0; c < cin; c++)
+                            {
+                                int xi = ((s * size + oh + i) * size + ow + j) * cin + c, ki = ((i * 3 + j) * cin + c) * f, yi = ((s * o + oh) * o + ow) * f;
+                                for (int k = 0; k < f; k++)
+                                {
+                                    yRef[yi + k] += (double)x[xi] * w[ki + k];
+                                    dkRef[ki + k] += (double)x[xi] * dy[yi + k];
+                                    dxRef[xi] += (double)w[ki + k] * dy[yi + k];
+                                }
+                            }
+        static double Worst(double[] reference, float[] actual) => reference.Select((r, i) => Math.Abs(r - actual[i])).Max();
+        Assert.True(Worst(yRef, winograd.Y) <= 4 * Worst(yRef, im2col.Y) + 1e-6, $"y: {Worst(yRef, winograd.Y)} vs {Worst(yRef, im2col.Y)}");
+        Assert.True(Worst(dkRef, winograd.DKernel) <= 4 * Worst(dkRef, im2col.DKernel) + 1e-6, $"dKernel: {Worst(dkRef, winograd.DKernel)} vs {Worst(dkRef, im2col.DKernel)}");
+        Assert.True(Worst(dxRef, winograd.Dx) <= 4 * Worst(dxRef, im2col.Dx) + 1e-6, $"dx: {Worst(dxRef, winograd.Dx)} vs {Worst(dxRef, im2col.Dx)}");
+    }
+
+    [Theory]
+    [InlineData("same", 0)]
+    [InlineData("valid", 0)]
+    [InlineData("explicit", 2)]
+    public void Winograd_backward_matches_finite_differences(string padding, int pad)
+    {
+        const int batch = 2;
+        var mode = padding switch { "same" => PaddingMode.Same, "valid" => PaddingMode.Valid, _ => PaddingMode.Explicit };
+        var layer = new Conv2D(8, 3, 3, 1, 1, mode, pad, pad, useBias: true, Activation.None, null) { Path = Conv2D.ConvPath.Winograd };
+        var h = new LayerHarness(TensorShape.Image(5, 6, 8), layer, batch);
+        AssertRuns(layer, "winograd");
+        h.RandomizeParameters(61);
+        var x = GradientCheck.Uniform(batch * h.InSize, 62);
+        GradientCheck.BackwardMatchesFiniteDifferences(h, x, batch, StepContext.Inference(), seed: 63, eps: 1e-3f);
     }
 
     [Theory]
