@@ -19,6 +19,7 @@ public sealed partial class Conv2D : Layer
     // Rows of the im2col matrix per chunk: large enough for an efficient GEMM, small enough
     // (≈ 4 MB at K = 288) that the patch matrix stays in the outer caches.
     private const int TargetChunkRows = 4096;
+    private const int WinogradChunkRows = 4608;
 
     private ConvGeometry _g;
     private int _chunkSamples;
@@ -151,7 +152,10 @@ public sealed partial class Conv2D : Layer
 
     internal override void Allocate(int maxBatch)
     {
-        _chunkSamples = Math.Clamp(TargetChunkRows / Math.Max(_g.OutputPixels, 1), 1, maxBatch);
+        // Winograd works in its own blocks of tiles, so its chunks are only the threads' unit of work: small enough
+        // that two or three threads get nearly equal shares of a batch (8 samples at 24×24: 16 chunks in 128).
+        int chunkRows = ResolvedPath == ConvPath.Winograd ? WinogradChunkRows : TargetChunkRows;
+        _chunkSamples = Math.Clamp(chunkRows / Math.Max(_g.OutputPixels, 1), 1, maxBatch);
         _colsPerPart = [];
         _dKernelChunks = new float[(maxBatch + _chunkSamples - 1) / _chunkSamples * _g.PatchSize * Filters];
         _dyScratch = Activation != Activation.None ? new float[maxBatch * OutputShape.Size] : [];

@@ -7,6 +7,7 @@ namespace Distributed.Engine.Tests.Training;
 public class ThreadDeterminismTests
 {
     [Theory]
+    [InlineData("seed-simple")]
     [InlineData("keras-mnist-cnn")]
     [InlineData("mobilenet-mini")]
     public void Gradients_and_weights_after_three_steps_are_bitwise_identical_for_1_2_and_3_threads(string name)
