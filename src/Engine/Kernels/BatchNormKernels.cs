@@ -115,14 +115,13 @@ internal static unsafe class BatchNormKernels
     }
 
     /// <summary>
-    /// dx = γ·invStd · (dy − Σdy / rows − x̂ · Σ(dy·x̂) / rows) over rows [r0, r1), evaluated in float64;
-    /// <paramref name="rows"/> is the batch's total.
+    /// dx = γ·invStd · (dy − <paramref name="meanDy"/> − x̂ · <paramref name="meanDyXhat"/>) over rows [r0, r1),
+    /// evaluated in float64, where the means are Σdy / rows and Σ(dy·x̂) / rows over the whole batch.
     /// </summary>
-    public static void InputGradient(float* dy, float* xhat, int r0, int r1, int rows, int c, double* sum, double* sumSq,
+    public static void InputGradient(float* dy, float* xhat, int r0, int r1, int c, double* meanDy, double* meanDyXhat,
         float* gamma, float* invStd, float* dx)
     {
         bool vector = Vector256.IsHardwareAccelerated;
-        var n = Vector256.Create((double)rows);
         for (int r = r0; r < r1; r++)
         {
             long o = (long)r * c;
@@ -130,13 +129,13 @@ internal static unsafe class BatchNormKernels
             if (vector)
                 for (; ch <= c - Lanes; ch += Lanes)
                 {
-                    var g = Widen(dy + o + ch) - Vector256.Load(sum + ch) / n - Widen(xhat + o + ch) * Vector256.Load(sumSq + ch) / n;
+                    var g = Widen(dy + o + ch) - Vector256.Load(meanDy + ch) - Widen(xhat + o + ch) * Vector256.Load(meanDyXhat + ch);
                     var scale = Widen(Vector128.Load(gamma + ch) * Vector128.Load(invStd + ch));
                     Narrow(scale * g).Store(dx + o + ch);
                 }
             for (; ch < c; ch++)
             {
-                double g = dy[o + ch] - sum[ch] / rows - xhat[o + ch] * sumSq[ch] / rows;
+                double g = dy[o + ch] - meanDy[ch] - xhat[o + ch] * meanDyXhat[ch];
                 dx[o + ch] = (float)(gamma[ch] * invStd[ch] * g);
             }
         }

@@ -191,6 +191,8 @@ public sealed class BatchNormalization : Layer
             for (int ch = 0; ch < c; ch++) { dGamma[ch] = (float)sumSq[ch]; dBeta[ch] = (float)sum[ch]; }
             if (last == Pass.InputGradient)
             {
+                // The input gradient needs the sums' means: one division per channel, not two per element.
+                for (int ch = 0; ch < c; ch++) { sum[ch] /= rows; sumSq[ch] /= rows; }
                 _job.Set(in o, Pass.InputGradient, sum, sumSq);
                 ParallelJobs.Run(_job, parts);
             }
@@ -241,7 +243,7 @@ public sealed class BatchNormalization : Layer
                     case Pass.CentredSquares: BatchNormKernels.CentredSquares(o.Input, r0, r1, o.C, o.Mean, slotSq); break;
                     case Pass.Normalize: BatchNormKernels.Normalize(o.Input, r0, r1, o.C, o.Mean, o.InvStd, o.Gamma, o.Beta, o.Xhat, o.Y); break;
                     case Pass.GradientSums: BatchNormKernels.GradientSums(o.Input, o.Xhat, r0, r1, o.C, slot, slotSq); break;
-                    case Pass.InputGradient: BatchNormKernels.InputGradient(o.Input, o.Xhat, r0, r1, o.Rows, o.C, _sum, _sumSq, o.Gamma, o.InvStd, o.Dx); break;
+                    case Pass.InputGradient: BatchNormKernels.InputGradient(o.Input, o.Xhat, r0, r1, o.C, _sum, _sumSq, o.Gamma, o.InvStd, o.Dx); break;
                 }
             }
         }

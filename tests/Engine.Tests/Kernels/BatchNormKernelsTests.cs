@@ -49,7 +49,7 @@ public unsafe class BatchNormKernelsTests
             for (int r = 0; r < rows; r++)
             {
                 int o = r * c + ch;
-                double g = dy[o] - sums[ch] / rows - xhat[o] * sumsSq[ch] / rows;
+                double g = dy[o] - sums[ch] / rows - xhat[o] * (sumsSq[ch] / rows);
                 dx[o] = (float)(gamma[ch] * invStd[ch] * g);
             }
         }
@@ -73,8 +73,13 @@ public unsafe class BatchNormKernelsTests
             for (int b = blocks - 1; b >= 0; b--) BatchNormKernels.GradientSums(pdy, pxh, R0(b), R1(b), c, pp + b * c, ppq + b * c);
             BatchNormKernels.AddBlocks(pp, blocks, c, ps);
             BatchNormKernels.AddBlocks(ppq, blocks, c, pss);
-            BatchNormKernels.InputGradient(pdy, pxh, 0, 777, rows, c, ps, pss, pg, pi, pdx);
-            BatchNormKernels.InputGradient(pdy, pxh, 777, rows, rows, c, ps, pss, pg, pi, pdx);
+            var means = sum.Select(v => v / rows).ToArray();
+            var meansSq = sumSq.Select(v => v / rows).ToArray();
+            fixed (double* pm1 = means, pm2 = meansSq)
+            {
+                BatchNormKernels.InputGradient(pdy, pxh, 0, 777, c, pm1, pm2, pg, pi, pdx);
+                BatchNormKernels.InputGradient(pdy, pxh, 777, rows, c, pm1, pm2, pg, pi, pdx);
+            }
         }
         Assert.Equal(mean, kMean);
         Assert.Equal(invStd, kInv);
