@@ -86,18 +86,18 @@ internal static unsafe class WinogradKernels
             {
                 long tile = first + t;
                 int s = (int)(tile / perSample), rem = (int)(tile % perSample);
-                TransformInput(x + (long)s * g.InputSize, in g, 2 * (rem / tilesWide) - g.PadTop, 2 * (rem % tilesWide) - g.PadLeft, v + (long)t * c, (long)block * c);
+                TransformInput(x + (long)s * g.InputSize, in g, 2 * (rem / tilesWide) - g.PadTop, 2 * (rem % tilesWide) - g.PadLeft, v + (long)t * Positions * c, c);
             }
             for (int p = 0; p < Positions; p++)
                 Gemm.Multiply(false, false, count, f, c,
-                    new ReadOnlySpan<float>(v + (long)p * block * c, count * c), c,
+                    new ReadOnlySpan<float>(v + (long)p * c, Strided(count, c)), Positions * c,
                     new ReadOnlySpan<float>(u + (long)p * c * f, c * f), f,
-                    new Span<float>(m + (long)p * block * f, count * f), f, accumulate: false);
+                    new Span<float>(m + (long)p * f, Strided(count, f)), Positions * f, accumulate: false);
             for (int t = 0; t < count; t++)
             {
                 long tile = first + t;
                 int s = (int)(tile / perSample), rem = (int)(tile % perSample);
-                TransformOutput(m + (long)t * f, (long)block * f, y + (long)s * g.OutputPixels * f, in g, f, 2 * (rem / tilesWide), 2 * (rem % tilesWide));
+                TransformOutput(m + (long)t * Positions * f, f, y + (long)s * g.OutputPixels * f, in g, f, 2 * (rem / tilesWide), 2 * (rem % tilesWide));
             }
         }
     }
@@ -120,13 +120,13 @@ internal static unsafe class WinogradKernels
             {
                 long tile = first + t;
                 int s = (int)(tile / perSample), rem = (int)(tile % perSample), oh = 2 * (rem / tilesWide), ow = 2 * (rem % tilesWide);
-                TransformInput(x + (long)s * g.InputSize, in g, oh - g.PadTop, ow - g.PadLeft, v + (long)t * c, (long)block * c);
-                TransformGradient(dy + (long)s * g.OutputPixels * f, in g, f, oh, ow, dm + (long)t * f, (long)block * f);
+                TransformInput(x + (long)s * g.InputSize, in g, oh - g.PadTop, ow - g.PadLeft, v + (long)t * Positions * c, c);
+                TransformGradient(dy + (long)s * g.OutputPixels * f, in g, f, oh, ow, dm + (long)t * Positions * f, f);
             }
             for (int p = 0; p < Positions; p++)
                 Gemm.Multiply(true, false, c, f, count,
-                    new ReadOnlySpan<float>(v + (long)p * block * c, count * c), c,
-                    new ReadOnlySpan<float>(dm + (long)p * block * f, count * f), f,
+                    new ReadOnlySpan<float>(v + (long)p * c, Strided(count, c)), Positions * c,
+                    new ReadOnlySpan<float>(dm + (long)p * f, Strided(count, f)), Positions * f,
                     new Span<float>(du + (long)p * c * f, c * f), f, accumulate: first > 0);
         }
         if (tiles == 0) new Span<float>(du, Positions * c * f).Clear();
@@ -186,6 +186,10 @@ internal static unsafe class WinogradKernels
             }
         }
     }
+
+    // A block's transforms are tile-major, (tiles, 16, width), so a tile's transform is written in one run;
+    // position p's rows are then `width` floats from a tile's start and 16 · width apart.
+    private static int Strided(int tiles, int width) => (tiles - 1) * Positions * width + width;
 
     // Bᵀ d B for the 4×4 tile with top-left input pixel (r0, c0) (zero outside the input), 8 channels at a
     // time; position p = 4i + j goes to v + p · step.
