@@ -21,12 +21,11 @@ internal static unsafe class PlanarConvKernels
 
     /// <summary>
     /// One sample: y <c>(OH, OW, F)</c> = bias (or 0) + the convolution of x <c>(H, W, C)</c> with kernel
-    /// <c>(KH, KW, C, F)</c>. <paramref name="scratch"/> holds <see cref="PlanarLayout.ScratchSize"/> floats,
-    /// zeroed once when allocated and only ever written by these kernels.
+    /// <c>(KH, KW, C, F)</c>. <paramref name="l"/> is the layout for (g, F); <paramref name="scratch"/> holds its
+    /// <see cref="PlanarLayout.ScratchSize"/> floats, zeroed once when allocated and only ever written by these kernels.
     /// </summary>
-    public static void Forward(float* x, float* w, float* bias, float* y, in ConvGeometry g, int f, float* scratch)
+    public static void Forward(float* x, float* w, float* bias, float* y, in ConvGeometry g, in PlanarLayout l, int f, float* scratch)
     {
-        var l = new PlanarLayout(in g, f);
         ToPlanes(x, scratch, in g, in l);
         switch (l.OutputVectors)
         {
@@ -78,9 +77,8 @@ internal static unsafe class PlanarConvKernels
     /// the full correlation of dy, padded by KH − 1 rows and KW − 1 columns, with the flipped kernel. Each
     /// sample's dy is copied into padded planes once for both.
     /// </summary>
-    public static void Backward(float* x, float* dy, int count, float* w, float* dk, float* dx, in ConvGeometry g, int f, float* scratch)
+    public static void Backward(float* x, float* dy, int count, float* w, float* dk, float* dx, in ConvGeometry g, in PlanarLayout l, int f, float* scratch)
     {
-        var l = new PlanarLayout(in g, f);
         int c = g.Channels, taps = g.KernelHeight * g.KernelWidth;
         float* xs = scratch, gp = scratch + l.PaddedGradientOffset(c), acc = scratch + l.AccumulatorOffset(c);
         if (dk != null) new Span<float>(acc, l.Accumulators).Clear();

@@ -84,9 +84,8 @@ internal static unsafe class WinogradKernels
             int count = (int)Math.Min(block, tiles - first);
             for (int t = 0; t < count; t++)
             {
-                long tile = first + t;
-                int s = (int)(tile / perSample), rem = (int)(tile % perSample);
-                TransformInput(x + (long)s * g.InputSize, in g, 2 * (rem / tilesWide) - g.PadTop, 2 * (rem % tilesWide) - g.PadLeft, v + (long)t * Positions * c, c);
+                var (s, oh, ow) = TileAt(first + t, perSample, tilesWide);
+                TransformInput(x + (long)s * g.InputSize, in g, oh - g.PadTop, ow - g.PadLeft, v + (long)t * Positions * c);
             }
             for (int p = 0; p < Positions; p++)
                 Gemm.Multiply(false, false, count, f, c,
@@ -95,9 +94,8 @@ internal static unsafe class WinogradKernels
                     new Span<float>(m + (long)p * f, Strided(count, f)), Positions * f, accumulate: false);
             for (int t = 0; t < count; t++)
             {
-                long tile = first + t;
-                int s = (int)(tile / perSample), rem = (int)(tile % perSample);
-                TransformOutput(m + (long)t * Positions * f, f, y + (long)s * g.OutputPixels * f, in g, f, 2 * (rem / tilesWide), 2 * (rem % tilesWide));
+                var (s, oh, ow) = TileAt(first + t, perSample, tilesWide);
+                TransformOutput(m + (long)t * Positions * f, y + (long)s * g.OutputPixels * f, in g, f, oh, ow);
             }
         }
     }
@@ -118,10 +116,9 @@ internal static unsafe class WinogradKernels
             int count = (int)Math.Min(block, tiles - first);
             for (int t = 0; t < count; t++)
             {
-                long tile = first + t;
-                int s = (int)(tile / perSample), rem = (int)(tile % perSample), oh = 2 * (rem / tilesWide), ow = 2 * (rem % tilesWide);
-                TransformInput(x + (long)s * g.InputSize, in g, oh - g.PadTop, ow - g.PadLeft, v + (long)t * Positions * c, c);
-                TransformGradient(dy + (long)s * g.OutputPixels * f, in g, f, oh, ow, dm + (long)t * Positions * f, f);
+                var (s, oh, ow) = TileAt(first + t, perSample, tilesWide);
+                TransformInput(x + (long)s * g.InputSize, in g, oh - g.PadTop, ow - g.PadLeft, v + (long)t * Positions * c);
+                TransformGradient(dy + (long)s * g.OutputPixels * f, in g, f, oh, ow, dm + (long)t * Positions * f);
             }
             for (int p = 0; p < Positions; p++)
                 Gemm.Multiply(true, false, c, f, count,
@@ -134,9 +131,10 @@ internal static unsafe class WinogradKernels
     }
 
     // A · dY · Aᵀ for the 2×2 output-gradient tile at (oh, ow) (zero where the output ends), 8 filters at a time;
-    // position p = 4i + j goes to m + p · step. A's rows: (1, 0), (1, 1), (1, −1), (0, −1).
-    private static void TransformGradient(float* dy, in ConvGeometry g, int f, int oh, int ow, float* m, long step)
+    // position p = 4i + j goes to m + p · F. A's rows: (1, 0), (1, 1), (1, −1), (0, −1).
+    private static void TransformGradient(float* dy, in ConvGeometry g, int f, int oh, int ow, float* m)
     {
+        long step = f;
         bool right = ow + 1 < g.OutputWidth, below = oh + 1 < g.OutputHeight;
         float* p0 = dy + ((long)oh * g.OutputWidth + ow) * f, p1 = p0 + (long)g.OutputWidth * f;
         for (int fi = 0; fi < f; fi += Lanes)
@@ -187,30 +185,32 @@ internal static unsafe class WinogradKernels
         }
     }
 
+    // Tile number `tile` of a chunk, tiles row-major within each sample: its sample and the output pixel at its top left.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (int Sample, int Row, int Column) TileAt(long tile, int perSample, int tilesWide)
+    {
+        int rem = (int)(tile % perSample);
+        return ((int)(tile / perSample), 2 * (rem / tilesWide), 2 * (rem % tilesWide));
+    }
+
     // A block's transforms are tile-major, (tiles, 16, width), so a tile's transform is written in one run;
     // position p's rows are then `width` floats from a tile's start and 16 · width apart.
     private static int Strided(int tiles, int width) => (tiles - 1) * Positions * width + width;
 
     // Bᵀ d B for the 4×4 tile with top-left input pixel (r0, c0) (zero outside the input), 8 channels at a
-    // time; position p = 4i + j goes to v + p · step.
-    private static void TransformInput(float* x, in ConvGeometry g, int r0, int c0, float* v, long step)
+    // time; position p = 4i + j goes to v + p · C.
+    private static void TransformInput(float* x, in ConvGeometry g, int r0, int c0, float* v)
     {
         int c = g.Channels;
+        long step = c;
         bool inside = r0 >= 0 && c0 >= 0 && r0 + 4 <= g.InputHeight && c0 + 4 <= g.InputWidth;
         for (int ch = 0; ch < c; ch += Lanes)
         {
-            // Bᵀ d: rows d0 − d2, d1 + d2, d2 − d1, d1 − d3, column by column.
-            Vector256<float> t00, t01, t02, t03, t10, t11, t12, t13, t20, t21, t22, t23, t30, t31, t32, t33;
-            {
-                var (a0, a1, a2, a3) = Column(x, in g, r0, c0, ch, inside);
-                (t00, t10, t20, t30) = (a0 - a2, a1 + a2, a2 - a1, a1 - a3);
-                (a0, a1, a2, a3) = Column(x, in g, r0, c0 + 1, ch, inside);
-                (t01, t11, t21, t31) = (a0 - a2, a1 + a2, a2 - a1, a1 - a3);
-                (a0, a1, a2, a3) = Column(x, in g, r0, c0 + 2, ch, inside);
-                (t02, t12, t22, t32) = (a0 - a2, a1 + a2, a2 - a1, a1 - a3);
-                (a0, a1, a2, a3) = Column(x, in g, r0, c0 + 3, ch, inside);
-                (t03, t13, t23, t33) = (a0 - a2, a1 + a2, a2 - a1, a1 - a3);
-            }
+            // Bᵀ d, column by column.
+            var (t00, t10, t20, t30) = Bt(Column(x, in g, r0, c0, ch, inside));
+            var (t01, t11, t21, t31) = Bt(Column(x, in g, r0, c0 + 1, ch, inside));
+            var (t02, t12, t22, t32) = Bt(Column(x, in g, r0, c0 + 2, ch, inside));
+            var (t03, t13, t23, t33) = Bt(Column(x, in g, r0, c0 + 3, ch, inside));
             float* o = v + ch;
             // (Bᵀ d) B: the same on each row.
             Row(o, step, t00, t01, t02, t03);
@@ -223,11 +223,18 @@ internal static unsafe class WinogradKernels
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Row(float* o, long step, Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3)
     {
-        (a0 - a2).Store(o);
-        (a1 + a2).Store(o + step);
-        (a2 - a1).Store(o + 2 * step);
-        (a1 - a3).Store(o + 3 * step);
+        var (b0, b1, b2, b3) = Bt((a0, a1, a2, a3));
+        b0.Store(o);
+        b1.Store(o + step);
+        b2.Store(o + 2 * step);
+        b3.Store(o + 3 * step);
     }
+
+    // Bᵀ applied to four values: a0 − a2, a1 + a2, a2 − a1, a1 − a3.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>) Bt(
+        (Vector256<float> A0, Vector256<float> A1, Vector256<float> A2, Vector256<float> A3) a) =>
+        (a.A0 - a.A2, a.A1 + a.A2, a.A2 - a.A1, a.A1 - a.A3);
 
     // Input column `col` of the tile's four rows, 8 channels from ch; zeros outside the input.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -247,10 +254,11 @@ internal static unsafe class WinogradKernels
     private static Vector256<float> At(float* x, in ConvGeometry g, int r, int col, int ch) =>
         (uint)r < (uint)g.InputHeight && (uint)col < (uint)g.InputWidth ? Vector256.Load(x + ((long)r * g.InputWidth + col) * g.Channels + ch) : default;
 
-    // Aᵀ m A for one tile's 16 products (position p at m + p · step), 8 filters at a time, into the output
+    // Aᵀ m A for one tile's 16 products (position p at m + p · F), 8 filters at a time, into the output
     // pixels (oh, ow) .. (oh + 1, ow + 1) that exist.
-    private static void TransformOutput(float* m, long step, float* y, in ConvGeometry g, int f, int oh, int ow)
+    private static void TransformOutput(float* m, float* y, in ConvGeometry g, int f, int oh, int ow)
     {
+        long step = f;
         bool right = ow + 1 < g.OutputWidth, below = oh + 1 < g.OutputHeight;
         for (int fi = 0; fi < f; fi += Lanes)
         {

@@ -28,7 +28,6 @@ public sealed partial class Conv2D
             int k = g.PatchSize, f = layer.Filters, inSize = layer.InputShape.Size, outSize = layer.OutputShape.Size, per = layer._chunkSamples;
             int chunks = (_batch + per - 1) / per;
             var path = layer.ResolvedPath;
-            bool direct = path is ConvPath.Direct or ConvPath.Planar;
             float[] cols = g.IsPointwise || path != ConvPath.Im2Col ? [] : layer._colsPerPart[part];
             var kernel = new ReadOnlySpan<float>(_kernel, k * f);
             for (int c = ParallelJobs.Start(chunks, part, parts), end = ParallelJobs.Start(chunks, part + 1, parts); c < end; c++)
@@ -36,24 +35,24 @@ public sealed partial class Conv2D
                 int s = c * per, n = Math.Min(per, _batch - s), rows = n * g.OutputPixels;
                 var x = new ReadOnlySpan<float>(_x + (long)s * inSize, n * inSize);
                 var yOrDy = new Span<float>(_yOrDy + (long)s * outSize, n * outSize);
-                if (path == ConvPath.Planar)
+                switch (path)
                 {
-                    fixed (float* scratch = layer._planarPerPart[part]) RunPlanar(in g, c, s, n, inSize, outSize, k * f, f, scratch);
-                    continue;
-                }
-                if (direct)
-                {
-                    RunDirect(in g, c, s, n, inSize, outSize, k * f, f);
-                    continue;
+                    case ConvPath.Planar:
+                        fixed (float* scratch = layer._planarPerPart[part]) RunPlanar(in g, in layer._planarLayout, c, s, n, inSize, outSize, k * f, f, scratch);
+                        continue;
+                    case ConvPath.Direct:
+                        RunDirect(in g, c, s, n, inSize, outSize, k * f, f);
+                        continue;
+                    case ConvPath.Winograd:
+                        fixed (float* scratch = layer._winogradPerPart[part]) RunWinograd(in g, in layer._inputGradientGeometry, c, s, n, inSize, outSize, k * f, f, scratch);
+                        continue;
                 }
                 // The patch matrix is never written out: the products unfold each cache block of it as they pack it
                 // (a pointwise convolution's patch matrix is x itself).
                 float* xs = _x + (long)s * inSize;
                 if (_pass == Pass.Forward)
                 {
-                    if (path == ConvPath.Winograd)
-                        fixed (float* scratch = layer._winogradPerPart[part]) WinogradKernels.Forward(xs, n, in g, _kernel, f, _yOrDy + (long)s * outSize, scratch);
-                    else if (g.IsPointwise) Gemm.Multiply(false, false, rows, f, k, x, k, kernel, f, yOrDy, f, accumulate: false, threads: _gemmThreads);
+                    if (g.IsPointwise) Gemm.Multiply(false, false, rows, f, k, x, k, kernel, f, yOrDy, f, accumulate: false, threads: _gemmThreads);
                     else Gemm.MultiplyPatches(false, rows, f, k, xs, in g, kernel, f, yOrDy, f, accumulate: false, threads: _gemmThreads);
                     continue;
                 }
@@ -61,20 +60,12 @@ public sealed partial class Conv2D
                 {
                     // This chunk's dK (K×F) = colsᵀ (K×rows) · dy (rows×F).
                     var slot = new Span<float>(_dKernelChunks + (long)c * k * f, k * f);
-                    if (path == ConvPath.Winograd)
-                        fixed (float* scratch = layer._winogradPerPart[part], pslot = slot) WinogradKernels.KernelGradient(xs, _yOrDy + (long)s * outSize, n, in g, f, pslot, scratch);
-                    else if (g.IsPointwise) Gemm.Multiply(true, false, k, f, rows, x, k, yOrDy, f, slot, f, accumulate: false, threads: _gemmThreads);
+                    if (g.IsPointwise) Gemm.Multiply(true, false, k, f, rows, x, k, yOrDy, f, slot, f, accumulate: false, threads: _gemmThreads);
                     else Gemm.MultiplyPatches(true, k, f, rows, xs, in g, yOrDy, f, slot, f, accumulate: false, threads: _gemmThreads);
                 }
                 if ((_pass & Pass.InputGradient) == 0) continue;
                 var dx = new Span<float>(_dx + (long)s * inSize, n * inSize);
-                if (path == ConvPath.Winograd)
-                {
-                    // dx is the full correlation of dy with the flipped kernel: a forward pass over dy.
-                    var gi = layer._inputGradientGeometry;
-                    fixed (float* scratch = layer._winogradPerPart[part]) WinogradKernels.Forward(_yOrDy + (long)s * outSize, n, in gi, _kernel, g.Channels, _dx + (long)s * inSize, scratch);
-                }
-                else if (g.IsPointwise)
+                if (g.IsPointwise)
                 {
                     // dx (rows×C) = dy (rows×F) · Kᵀ (F×C).
                     Gemm.Multiply(false, true, rows, k, f, yOrDy, f, kernel, f, dx, k, accumulate: false, threads: _gemmThreads);
@@ -88,21 +79,40 @@ public sealed partial class Conv2D
             }
         }
 
-        private void RunPlanar(in ConvGeometry g, int chunk, int s, int n, int inSize, int outSize, int kernelSize, int f, float* scratch)
+        // Winograd: the chunk's forward pass, kernel gradient (written whole into the chunk's slot) and input
+        // gradient, the full correlation of dy with the flipped kernel as a forward pass over dy (geometry gi).
+        private void RunWinograd(in ConvGeometry g, in ConvGeometry gi, int chunk, int s, int n, int inSize, int outSize, int kernelSize, int f, float* scratch)
+        {
+            float* x = _x + (long)s * inSize, yOrDy = _yOrDy + (long)s * outSize;
+            if (_pass == Pass.Forward)
+            {
+                WinogradKernels.Forward(x, n, in g, _kernel, f, yOrDy, scratch);
+                return;
+            }
+            if ((_pass & Pass.KernelGradient) != 0)
+                WinogradKernels.KernelGradient(x, yOrDy, n, in g, f, _dKernelChunks + (long)chunk * kernelSize, scratch);
+            if ((_pass & Pass.InputGradient) != 0)
+                WinogradKernels.Forward(yOrDy, n, in gi, _kernel, g.Channels, _dx + (long)s * inSize, scratch);
+        }
+
+        private void RunPlanar(in ConvGeometry g, in PlanarLayout l, int chunk, int s, int n, int inSize, int outSize, int kernelSize, int f, float* scratch)
         {
             if (_pass == Pass.Forward)
             {
-                for (int i = s; i < s + n; i++) PlanarConvKernels.Forward(_x + (long)i * inSize, _kernel, _dx, _yOrDy + (long)i * outSize, in g, f, scratch);
+                for (int i = s; i < s + n; i++) PlanarConvKernels.Forward(_x + (long)i * inSize, _kernel, _dx, _yOrDy + (long)i * outSize, in g, in l, f, scratch);
                 return;
             }
-            float* slot = null;
-            if ((_pass & Pass.KernelGradient) != 0)
-            {
-                slot = _dKernelChunks + (long)chunk * kernelSize;
-                new Span<float>(slot, kernelSize).Clear();
-            }
+            float* slot = (_pass & Pass.KernelGradient) != 0 ? ClearedSlot(chunk, kernelSize) : null;
             float* dx = (_pass & Pass.InputGradient) != 0 ? _dx + (long)s * inSize : null;
-            PlanarConvKernels.Backward(_x + (long)s * inSize, _yOrDy + (long)s * outSize, n, _kernel, slot, dx, in g, f, scratch);
+            PlanarConvKernels.Backward(_x + (long)s * inSize, _yOrDy + (long)s * outSize, n, _kernel, slot, dx, in g, in l, f, scratch);
+        }
+
+        // The chunk's slot of the kernel gradient, zeroed for the kernels that add into it.
+        private float* ClearedSlot(int chunk, int kernelSize)
+        {
+            float* slot = _dKernelChunks + (long)chunk * kernelSize;
+            new Span<float>(slot, kernelSize).Clear();
+            return slot;
         }
 
         private void RunDirect(in ConvGeometry g, int chunk, int s, int n, int inSize, int outSize, int kernelSize, int f)
@@ -113,11 +123,7 @@ public sealed partial class Conv2D
                 return;
             }
             if ((_pass & Pass.KernelGradient) != 0)
-            {
-                float* slot = _dKernelChunks + (long)chunk * kernelSize;
-                new Span<float>(slot, kernelSize).Clear();
-                DirectConvKernels.KernelGradient(_x + (long)s * inSize, _yOrDy + (long)s * outSize, n, slot, in g, f);
-            }
+                DirectConvKernels.KernelGradient(_x + (long)s * inSize, _yOrDy + (long)s * outSize, n, ClearedSlot(chunk, kernelSize), in g, f);
             if ((_pass & Pass.InputGradient) != 0)
                 for (int i = s; i < s + n; i++) DirectConvKernels.InputGradient(_yOrDy + (long)i * outSize, _kernel, _dx + (long)i * inSize, in g, f);
         }

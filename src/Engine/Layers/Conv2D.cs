@@ -25,6 +25,7 @@ public sealed partial class Conv2D : Layer
     private int _chunkSamples;
     private float[][] _colsPerPart = [];
     private float[][] _planarPerPart = [];
+    private PlanarLayout _planarLayout;
     private float[][] _winogradPerPart = [];
     // The kernel's Winograd transforms: (16, C, F) for the forward pass, (16, F, C) of the flipped kernel for the input gradient.
     private float[] _winogradKernel = [];
@@ -105,7 +106,7 @@ public sealed partial class Conv2D : Layer
     /// <summary>The algorithm the layer runs, once built.</summary>
     internal ConvPath ResolvedPath => Path switch
     {
-        ConvPath.Planar or ConvPath.Auto when !_g.IsPointwise && PlanarConvKernels.Supports(in _g, Filters) => ConvPath.Planar,
+        ConvPath.Planar or ConvPath.Auto when PlanarConvKernels.Supports(in _g, Filters) => ConvPath.Planar,
         ConvPath.Planar or ConvPath.Direct when Filters <= 32 => ConvPath.Direct,
         // 3×3 stride 1 with whole vectors of channels and filters: 16 multiply-adds per 2×2 outputs instead of 36.
         ConvPath.Winograd or ConvPath.Auto when WinogradKernels.Supports(in _g, Filters) => ConvPath.Winograd,
@@ -115,7 +116,6 @@ public sealed partial class Conv2D : Layer
         ConvPath.Auto when Filters <= 32 && !_g.IsPointwise && (_g.PatchSize <= 32 || Filters <= 4) => ConvPath.Direct,
         _ => ConvPath.Im2Col,
     };
-
 
     /// <summary>The resolved window geometry, once built.</summary>
     public ConvGeometry Geometry => _g;
@@ -154,7 +154,8 @@ public sealed partial class Conv2D : Layer
     {
         // Winograd works in its own blocks of tiles, so its chunks are only the threads' unit of work: small enough
         // that two or three threads get nearly equal shares of a batch (8 samples at 24×24: 16 chunks in 128).
-        int chunkRows = ResolvedPath == ConvPath.Winograd ? WinogradChunkRows : TargetChunkRows;
+        var path = ResolvedPath;
+        int chunkRows = path == ConvPath.Winograd ? WinogradChunkRows : TargetChunkRows;
         _chunkSamples = Math.Clamp(chunkRows / Math.Max(_g.OutputPixels, 1), 1, maxBatch);
         _colsPerPart = [];
         _dKernelChunks = new float[(maxBatch + _chunkSamples - 1) / _chunkSamples * _g.PatchSize * Filters];
@@ -163,12 +164,15 @@ public sealed partial class Conv2D : Layer
         _kernelPadded = Filters <= 32 ? new float[_g.PatchSize * fp] : [];
         _biasPadded = Filters <= 32 ? new float[fp] : [];
         _planarPerPart = [];
+        _planarLayout = path == ConvPath.Planar ? new PlanarLayout(in _g, Filters) : default;
         _winogradPerPart = [];
-        bool winograd = WinogradKernels.Supports(in _g, Filters);
+        bool winograd = path == ConvPath.Winograd;
         _winogradKernel = winograd ? new float[WinogradKernels.TransformedKernelSize(_g.Channels, Filters)] : [];
         _winogradInputKernel = winograd ? new float[_winogradKernel.Length] : [];
-        _inputGradientGeometry = new ConvGeometry(_g.OutputHeight, _g.OutputWidth, Filters, _g.KernelHeight, _g.KernelWidth, 1, 1,
-            _g.KernelHeight - 1 - _g.PadTop, _g.KernelWidth - 1 - _g.PadLeft, _g.InputHeight, _g.InputWidth);
+        _inputGradientGeometry = winograd
+            ? new ConvGeometry(_g.OutputHeight, _g.OutputWidth, Filters, _g.KernelHeight, _g.KernelWidth, 1, 1,
+                _g.KernelHeight - 1 - _g.PadTop, _g.KernelWidth - 1 - _g.PadLeft, _g.InputHeight, _g.InputWidth)
+            : default;
     }
 
     internal override unsafe void Forward(ReadOnlySpan<float> x, Span<float> y, int batch, StepContext context)
@@ -263,7 +267,7 @@ public sealed partial class Conv2D : Layer
         // Grow only when the thread count does; steady-state steps allocate nothing.
         var path = ResolvedPath;
         if (path == ConvPath.Im2Col && !_g.IsPointwise) EnsureParts(ref _colsPerPart, parts, _chunkSamples * _g.OutputPixels * _g.PatchSize);
-        if (path == ConvPath.Planar) EnsureParts(ref _planarPerPart, parts, new PlanarLayout(in _g, Filters).ScratchSize);
+        if (path == ConvPath.Planar) EnsureParts(ref _planarPerPart, parts, _planarLayout.ScratchSize);
         if (path == ConvPath.Winograd) EnsureParts(ref _winogradPerPart, parts, WinogradKernels.ScratchSize(_g.Channels, Filters));
         // One chunk (a small batch): the threads split the matrix products instead.
         _job.Set(this, x, yOrDy, kernel, dxOrBias, dKernelChunks, batch, pass, parts == 1 ? Threads : 1);
