@@ -11,15 +11,17 @@ namespace Distributed.Engine.Layers;
 /// biased batch variance; defaults momentum 0.99, epsilon 1e-3. PyTorch's momentum m
 /// corresponds to Keras momentum 1 − m (and PyTorch folds in the unbiased variance).
 /// As in Keras, a frozen layer (<see cref="Layer.Trainable"/> false) runs in inference mode.
-/// Training-mode forward saves x̂ and 1/σ per channel for backward.
+/// Training-mode forward saves the batch mean and 1/σ per channel for backward, which recomputes x̂ from x.
+/// Inside a <see cref="Models.Sequential"/> a ReLU right after the layer is fused into it
+/// (<see cref="FusedActivationCap"/>), with the same results.
 /// </summary>
 public sealed class BatchNormalization : Layer
 {
     // Training mode normalises with the batch's own statistics, which mix every sample of the batch.
     internal override bool SamplesIndependent => false;
 
-    private float[] _xhat = [];
     private float[] _invStd = [];
+    private float[] _shift = [];
     private double[] _sum = [];
     private double[] _sumSq = [];
     private double[] _partial = [];
@@ -35,6 +37,13 @@ public sealed class BatchNormalization : Layer
         Momentum = momentum;
         Epsilon = epsilon;
     }
+
+    /// <summary>
+    /// The cap of a ReLU fused after this layer (+∞ for an uncapped one), or null: forward then writes
+    /// min(max(y, 0), cap) and backward takes the gradient with respect to that activated output.
+    /// Set by <see cref="Models.Sequential"/>, which then skips the ReLU layer.
+    /// </summary>
+    internal float? FusedActivationCap { get; set; }
 
     /// <summary>Keras momentum of the running statistics.</summary>
     public float Momentum { get; }
@@ -77,8 +86,8 @@ public sealed class BatchNormalization : Layer
 
     internal override void Allocate(int maxBatch)
     {
-        _xhat = new float[maxBatch * InputShape.Size];
         _invStd = new float[C];
+        _shift = new float[C];
         _sum = new double[C];
         _sumSq = new double[C];
         int blocks = (maxBatch * (InputShape.Size / C) + BatchNormKernels.BlockRows - 1) / BatchNormKernels.BlockRows;
@@ -102,10 +111,11 @@ public sealed class BatchNormalization : Layer
                 int o = r * c;
                 for (int ch = 0; ch < c; ch++) y[o + ch] = gamma[ch] * (x[o + ch] - mean[ch]) * _invStd[ch] + beta[ch];
             }
+            if (FusedActivationCap is { } cap) ParallelElementwise.Relu(y, y, rows * c, cap, Threads);
             return;
         }
 
-        Run(x, y, default, batch, Pass.Normalize);
+        Run(x, default, y, batch, Pass.Normalize);
         if (context.UpdateRunningStatistics) FoldIntoRunningStatistics(BatchMean, BatchVariance);
     }
 
@@ -127,7 +137,14 @@ public sealed class BatchNormalization : Layer
         if (!_usedBatchStatistics)
         {
             // Inference mode: an affine map per channel with the moving statistics. A frozen
-            // layer gets here in training too and keeps gamma and beta as they are.
+            // layer gets here in training too and keeps gamma and beta as they are. A fused
+            // activation's mask comes from the activated output, as the ReLU layer's would.
+            if (FusedActivationCap is { } cap)
+            {
+                if (!Trainable && !computeInputGradient) return;
+                ParallelElementwise.ReluGradient(y, dy, dx, rows * c, cap, Threads);
+                dy = dx;
+            }
             if (Trainable)
             {
                 ReadOnlySpan<float> mean = State(0);
@@ -153,33 +170,35 @@ public sealed class BatchNormalization : Layer
                 }
             return;
         }
-        Run(dy, default, dx, batch, computeInputGradient ? Pass.InputGradient : Pass.GradientSums);
+        Run(x, dy, dx, batch, computeInputGradient ? Pass.InputGradient : Pass.GradientSums);
     }
 
-    private enum Pass { Sums, CentredSquares, Normalize, GradientSums, InputGradient }
+    private enum Pass { Statistics, Normalize, GradientSums, InputGradient }
 
-    // Two passes in double (the mean, then the centred second moment, so a large N·H·W does not lose
-    // precision), then the normalisation; threads share fixed blocks of rows (BatchNormKernels).
-    private unsafe void Run(ReadOnlySpan<float> input, Span<float> y, Span<float> dx, int batch, Pass last)
+    // The statistics in one pass in double (shifted by the batch's first row), then the normalisation;
+    // threads share fixed blocks of rows (BatchNormKernels).
+    private unsafe void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> output, int batch, Pass last)
     {
         int c = C, rows = batch * InputShape.Size / c;
         int blocks = (rows + BatchNormKernels.BlockRows - 1) / BatchNormKernels.BlockRows;
         int parts = Math.Min(Threads, blocks);
-        fixed (float* pin = input, py = y, pdx = dx, gamma = Weight(0), beta = Weight(1), xhat = _xhat, invStd = _invStd, mean = BatchMean)
+        fixed (float* px = x, pdy = dy, pout = output, gamma = Weight(0), beta = Weight(1), invStd = _invStd, mean = BatchMean, shift = _shift)
         fixed (double* sum = _sum, sumSq = _sumSq, partial = _partial, partialSq = _partialSq)
         {
-            var o = new Operands(pin, py, pdx, gamma, beta, xhat, invStd, mean, partial, partialSq, rows, c);
+            var channels = new BatchNormChannels(mean, invStd, gamma, beta, c, FusedActivationCap.HasValue, FusedActivationCap ?? float.PositiveInfinity);
+            var o = new Operands(px, pdy, pout, in channels, partial, partialSq, shift, rows);
             if (last == Pass.Normalize)
             {
-                RunPass(in o, Pass.Sums, parts);
+                x.Slice(0, c).CopyTo(_shift);
+                RunPass(in o, Pass.Statistics, parts);
                 BatchNormKernels.AddBlocks(partial, blocks, c, sum);
-                for (int ch = 0; ch < c; ch++) mean[ch] = (float)(sum[ch] / rows);
-                RunPass(in o, Pass.CentredSquares, parts);
                 BatchNormKernels.AddBlocks(partialSq, blocks, c, sumSq);
                 for (int ch = 0; ch < c; ch++)
                 {
-                    BatchVariance[ch] = (float)(sumSq[ch] / rows);
-                    invStd[ch] = (float)(1.0 / Math.Sqrt(sumSq[ch] / rows + Epsilon));
+                    double meanShift = sum[ch] / rows, variance = Math.Max(sumSq[ch] / rows - meanShift * meanShift, 0.0);
+                    mean[ch] = (float)(shift[ch] + meanShift);
+                    BatchVariance[ch] = (float)variance;
+                    invStd[ch] = (float)(1.0 / Math.Sqrt(variance + Epsilon));
                 }
                 RunPass(in o, Pass.Normalize, parts);
                 return;
@@ -205,12 +224,15 @@ public sealed class BatchNormalization : Layer
         ParallelJobs.Run(_job, parts);
     }
 
-    private readonly unsafe struct Operands(float* input, float* y, float* dx, float* gamma, float* beta, float* xhat, float* invStd,
-        float* mean, double* partial, double* partialSq, int rows, int c)
+    // Output is y in forward and dx in backward.
+    private readonly unsafe struct Operands(float* x, float* dy, float* output, in BatchNormChannels channels, double* partial, double* partialSq,
+        float* shift, int rows)
     {
-        public readonly float* Input = input, Y = y, Dx = dx, Gamma = gamma, Beta = beta, Xhat = xhat, InvStd = invStd, Mean = mean;
+        public readonly float* X = x, Dy = dy, Output = output, Shift = shift;
+        public readonly BatchNormChannels Channels = channels;
         public readonly double* Partial = partial, PartialSq = partialSq;
-        public readonly int Rows = rows, C = c;
+        public readonly int Rows = rows;
+        public int C => Channels.C;
     }
 
     // Each part takes a run of whole row blocks; partial sums go to the block's own slot.
@@ -239,11 +261,10 @@ public sealed class BatchNormalization : Layer
                 double* slot = o.Partial + (long)b * o.C, slotSq = o.PartialSq + (long)b * o.C;
                 switch (_pass)
                 {
-                    case Pass.Sums: BatchNormKernels.Sums(o.Input, r0, r1, o.C, slot); break;
-                    case Pass.CentredSquares: BatchNormKernels.CentredSquares(o.Input, r0, r1, o.C, o.Mean, slotSq); break;
-                    case Pass.Normalize: BatchNormKernels.Normalize(o.Input, r0, r1, o.C, o.Mean, o.InvStd, o.Gamma, o.Beta, o.Xhat, o.Y); break;
-                    case Pass.GradientSums: BatchNormKernels.GradientSums(o.Input, o.Xhat, r0, r1, o.C, slot, slotSq); break;
-                    case Pass.InputGradient: BatchNormKernels.InputGradient(o.Input, o.Xhat, r0, r1, o.C, _sum, _sumSq, o.Gamma, o.InvStd, o.Dx); break;
+                    case Pass.Statistics: BatchNormKernels.ShiftedSums(o.X, r0, r1, o.C, o.Shift, slot, slotSq); break;
+                    case Pass.Normalize: BatchNormKernels.Normalize(o.X, r0, r1, in o.Channels, o.Output); break;
+                    case Pass.GradientSums: BatchNormKernels.GradientSums(o.Dy, o.X, r0, r1, in o.Channels, slot, slotSq); break;
+                    case Pass.InputGradient: BatchNormKernels.InputGradient(o.Dy, o.X, r0, r1, in o.Channels, _sum, _sumSq, o.Output); break;
                 }
             }
         }

@@ -12,6 +12,13 @@ public sealed partial class Conv2D
         private float* _x, _yOrDy, _kernel, _dx, _dKernelChunks;
         private int _batch, _gemmThreads;
         private Pass _pass;
+        private float* _maskY, _maskDy, _dBiasChunks;
+        private float _cap;
+
+        public void SetPrologue(float* maskY, float* maskDy, float cap, float* dBiasChunks)
+        {
+            _maskY = maskY; _maskDy = maskDy; _cap = cap; _dBiasChunks = dBiasChunks;
+        }
 
         public void Set(Conv2D layer, float* x, float* yOrDy, float* kernel, float* dx, float* dKernelChunks, int batch, Pass pass, int gemmThreads)
         {
@@ -35,6 +42,13 @@ public sealed partial class Conv2D
                 int s = c * per, n = Math.Min(per, _batch - s), rows = n * g.OutputPixels;
                 var x = new ReadOnlySpan<float>(_x + (long)s * inSize, n * inSize);
                 var yOrDy = new Span<float>(_yOrDy + (long)s * outSize, n * outSize);
+                if (_pass != Pass.Forward)
+                {
+                    if (_maskY != null)
+                        Simd.ActivationGradient(new ReadOnlySpan<float>(_maskY + (long)s * outSize, n * outSize),
+                            new ReadOnlySpan<float>(_maskDy + (long)s * outSize, n * outSize), yOrDy, _cap);
+                    if (_dBiasChunks != null) Simd.SumRows(yOrDy, rows, new Span<float>(_dBiasChunks + (long)c * f, f));
+                }
                 switch (path)
                 {
                     case ConvPath.Planar:

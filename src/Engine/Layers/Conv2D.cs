@@ -1,3 +1,4 @@
+using System.Numerics;
 using Distributed.Engine.Kernels;
 using Distributed.Engine.Tensors;
 
@@ -33,6 +34,7 @@ public sealed partial class Conv2D : Layer
     // The input gradient as a forward pass: over dy (OH, OW, F), padded so that its output is dx (H, W, C).
     private ConvGeometry _inputGradientGeometry;
     private float[] _dKernelChunks = [];
+    private float[] _dBiasChunks = [];
     private float[] _kernelPadded = [];
     private float[] _biasPadded = [];
     private readonly Job _job = new();
@@ -156,9 +158,12 @@ public sealed partial class Conv2D : Layer
         // that two or three threads get nearly equal shares of a batch (8 samples at 24×24: 16 chunks in 128).
         var path = ResolvedPath;
         int chunkRows = path == ConvPath.Winograd ? WinogradChunkRows : TargetChunkRows;
-        _chunkSamples = Math.Clamp(chunkRows / Math.Max(_g.OutputPixels, 1), 1, maxBatch);
+        // A power of two (then capped at the batch, which cannot change a result: a batch is then one chunk either
+        // way) so that batches of 64, 128 or 256 cut into chunks that two or four threads share evenly.
+        _chunkSamples = Math.Min(1 << BitOperations.Log2((uint)Math.Max(chunkRows / Math.Max(_g.OutputPixels, 1), 1)), maxBatch);
         _colsPerPart = [];
         _dKernelChunks = new float[(maxBatch + _chunkSamples - 1) / _chunkSamples * _g.PatchSize * Filters];
+        _dBiasChunks = UseBias ? new float[(maxBatch + _chunkSamples - 1) / _chunkSamples * Filters] : [];
         _dyScratch = Activation != Activation.None ? new float[maxBatch * OutputShape.Size] : [];
         int fp = DirectConvKernels.PaddedFilters(Filters);
         _kernelPadded = Filters <= 32 ? new float[_g.PatchSize * fp] : [];
@@ -193,18 +198,20 @@ public sealed partial class Conv2D : Layer
         fixed (float* px = x, py = y, pk = kernel, pb = bias)
             RunChunks(px, py, pk, pb, null, batch, Pass.Forward);
         var all = y.Slice(0, batch * outSize);
-        if (UseBias && path is ConvPath.Im2Col or ConvPath.Winograd) Simd.AddBiasRows(all, Weight(1), batch * _g.OutputPixels);
-        ParallelElementwise.Activate(all, Activation, Threads);
+        var productBias = UseBias && path is ConvPath.Im2Col or ConvPath.Winograd ? Weight(1) : default;
+        ParallelElementwise.AddBiasAndActivate(all, productBias, Filters, Activation, Threads);
     }
 
     internal override unsafe void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int batch, bool computeInputGradient)
     {
-        ReadOnlySpan<float> g = ActivationGradient(y, dy, batch);
         if (!Trainable && !computeInputGradient) return;
-        if (Trainable && UseBias) Simd.SumRows(g, batch * _g.OutputPixels, Gradient(1));
+        // With chunks spread over threads, each chunk masks its own rows of dy (and sums them for the bias)
+        // while they are in cache; a batch that runs chunk by chunk masks it all in one parallel pass first.
+        bool maskInChunks = Activation != Activation.None && PartsFor(batch) > 1;
+        ReadOnlySpan<float> g = maskInChunks ? _dyScratch.AsSpan(0, batch * OutputShape.Size) : ActivationGradient(y, dy, batch);
         var pass = (Trainable ? Pass.KernelGradient : 0) | (computeInputGradient ? Pass.InputGradient : 0);
-        fixed (float* px = x, pg = g, pdx = dx, pk = InputGradientKernel(computeInputGradient), pdk = _dKernelChunks)
-            RunChunks(px, pg, pk, pdx, pdk, batch, pass);
+        fixed (float* px = x, py = y, pdy = dy, pg = g, pdx = dx, pk = InputGradientKernel(computeInputGradient), pdk = _dKernelChunks, pdb = _dBiasChunks)
+            RunChunks(px, pg, pk, pdx, pdk, batch, pass, maskInChunks ? py : null, pdy, Trainable && UseBias ? pdb : null);
         if (Trainable) SumKernelChunks(batch);
     }
 
@@ -215,7 +222,7 @@ public sealed partial class Conv2D : Layer
     {
         ReadOnlySpan<float> g = ActivationGradient(y, dy, batch);
         int inSize = InputShape.Size, outSize = OutputShape.Size;
-        fixed (float* px = x, pg = g, pdx = dx, pk = InputGradientKernel(computeInputGradient), pdk = _dKernelChunks)
+        fixed (float* px = x, pg = g, pdx = dx, pk = InputGradientKernel(computeInputGradient), pdk = _dKernelChunks, pdb = _dBiasChunks)
         {
             if (Trainable)
             {
@@ -223,8 +230,8 @@ public sealed partial class Conv2D : Layer
                 int start = 0;
                 foreach (int n in groupSizes)
                 {
-                    if (UseBias) Simd.SumRows(g.Slice(start * outSize, n * outSize), n * _g.OutputPixels, Gradient(1));
-                    RunChunks(px + (long)start * inSize, pg + (long)start * outSize, pk, null, pdk, n, Pass.KernelGradient);
+                    RunChunks(px + (long)start * inSize, pg + (long)start * outSize, pk, null, pdk, n, Pass.KernelGradient,
+                        null, null, UseBias ? pdb : null);
                     SumKernelChunks(n);
                     sink.Accept(ParameterOffset, ParameterCount);
                     start += n;
@@ -246,12 +253,19 @@ public sealed partial class Conv2D : Layer
         ParallelElementwise.FusedActivationGradient(Activation, y, dy, _dyScratch, batch * OutputShape.Size, Threads);
 
     // dK = Σ over chunks, in chunk order, of that chunk's colsᵀ · dy: the same sum for any thread count.
+    // The bias gradient likewise: Σ over chunks, in chunk order, of the chunk's rows summed by Simd.SumRows.
     private void SumKernelChunks(int batch)
     {
-        var dKernel = Gradient(0);
-        int kernelSize = dKernel.Length, chunks = (batch + _chunkSamples - 1) / _chunkSamples;
-        _dKernelChunks.AsSpan(0, kernelSize).CopyTo(dKernel);
-        for (int c = 1; c < chunks; c++) Simd.Add(dKernel, _dKernelChunks.AsSpan(c * kernelSize, kernelSize), dKernel);
+        int chunks = (batch + _chunkSamples - 1) / _chunkSamples;
+        SumSlots(_dKernelChunks, Gradient(0), chunks);
+        if (UseBias) SumSlots(_dBiasChunks, Gradient(1), chunks);
+    }
+
+    private static void SumSlots(float[] slots, Span<float> total, int chunks)
+    {
+        int size = total.Length;
+        slots.AsSpan(0, size).CopyTo(total);
+        for (int c = 1; c < chunks; c++) Simd.Add(total, slots.AsSpan(c * size, size), total);
     }
 
     [Flags]
@@ -260,18 +274,44 @@ public sealed partial class Conv2D : Layer
     // Chunks of samples are independent (each has its own rows of y or dx and its own slot of the
     // kernel gradient), so threads take runs of whole chunks, each with its own im2col buffer.
     // In the forward pass dxOrBias is the bias (or null); in the backward pass, dx.
-    private unsafe void RunChunks(float* x, float* yOrDy, float* kernel, float* dxOrBias, float* dKernelChunks, int batch, Pass pass)
+    // In a backward pass each chunk first writes its rows of yOrDy as dy masked where maskY is flat (when maskY is
+    // given), then sums them into its slot of dBiasChunks (when given).
+    private unsafe void RunChunks(float* x, float* yOrDy, float* kernel, float* dxOrBias, float* dKernelChunks, int batch, Pass pass,
+        float* maskY = null, float* maskDy = null, float* dBiasChunks = null)
     {
-        int chunks = (batch + _chunkSamples - 1) / _chunkSamples;
-        int parts = Math.Min(Threads, chunks);
-        // Grow only when the thread count does; steady-state steps allocate nothing.
         var path = ResolvedPath;
+        int parts = PartsFor(batch);
+        // Grow only when the thread count does; steady-state steps allocate nothing.
         if (path == ConvPath.Im2Col && !_g.IsPointwise) EnsureParts(ref _colsPerPart, parts, _chunkSamples * _g.OutputPixels * _g.PatchSize);
         if (path == ConvPath.Planar) EnsureParts(ref _planarPerPart, parts, _planarLayout.ScratchSize);
         if (path == ConvPath.Winograd) EnsureParts(ref _winogradPerPart, parts, WinogradKernels.ScratchSize(_g.Channels, Filters));
         // One chunk (a small batch): the threads split the matrix products instead.
         _job.Set(this, x, yOrDy, kernel, dxOrBias, dKernelChunks, batch, pass, parts == 1 ? Threads : 1);
+        _job.SetPrologue(maskY, maskDy, Simd.CapOf(Activation), dBiasChunks);
         ParallelJobs.Run(_job, parts);
+    }
+
+    // Threads that share a batch's chunks (1: the chunks run in turn, their products split across the threads).
+    private int PartsFor(int batch)
+    {
+        int chunks = (batch + _chunkSamples - 1) / _chunkSamples;
+        int parts = Math.Min(Threads, chunks);
+        // Few large chunks that the threads cannot share evenly (two chunks of 83 and 45 samples at 7×7): the
+        // products run one chunk at a time, each split across the threads (same bits, the split is never along k).
+        if (ResolvedPath == ConvPath.Im2Col && parts > 1 && LargestShare(batch, chunks, parts) * parts > 1.1 * batch) parts = 1;
+        return parts;
+    }
+
+    // Samples in the largest of the runs of whole chunks that ParallelJobs gives the parts.
+    private int LargestShare(int batch, int chunks, int parts)
+    {
+        int largest = 0;
+        for (int p = 0; p < parts; p++)
+        {
+            int c0 = ParallelJobs.Start(chunks, p, parts), c1 = ParallelJobs.Start(chunks, p + 1, parts);
+            largest = Math.Max(largest, Math.Min(batch, c1 * _chunkSamples) - c0 * _chunkSamples);
+        }
+        return largest;
     }
 
     // The planar kernels rely on their scratch starting zeroed (its padding is never written): new arrays only.

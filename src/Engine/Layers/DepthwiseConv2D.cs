@@ -106,7 +106,6 @@ public sealed class DepthwiseConv2D : Layer
             dw.Clear();
             if (UseBias) Simd.SumRows(g, batch * _g.OutputPixels, Gradient(1));
         }
-        if (computeInputGradient) dx.Slice(0, batch * inSize).Clear();
         if (!Trainable && !computeInputGradient) return;
         int blocks = (batch + BlockSamples - 1) / BlockSamples, kernelSize = dw.Length;
         fixed (float* px = x, pg = g, pdx = dx, pw = Weight(0), pdw = Trainable ? _dwBlocks : null)
@@ -151,8 +150,13 @@ public sealed class DepthwiseConv2D : Layer
             for (int b = b0; b < b1; b++)
             {
                 int first = b * BlockSamples, count = Math.Min(BlockSamples, _batch - first);
+                // The input gradient adds into dx: each sample's part is cleared here, on the thread that fills it.
                 if (_inputGradient)
-                    for (int s = first; s < first + count; s++) DepthwiseKernels.InputGradient(_yOrDy + s * outSize, _w, _dx + s * inSize, in g);
+                    for (int s = first; s < first + count; s++)
+                    {
+                        new Span<float>(_dx + s * inSize, (int)inSize).Clear();
+                        DepthwiseKernels.InputGradient(_yOrDy + s * outSize, _w, _dx + s * inSize, in g);
+                    }
                 if (_dw == null) continue;
                 float* slot = _dw + (long)b * kernelSize;
                 new Span<float>(slot, kernelSize).Clear();

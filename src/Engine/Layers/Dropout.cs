@@ -55,28 +55,58 @@ public sealed class Dropout : Layer, ISampleWork
             throw new InvalidOperationException($"{Describe}: training needs the global sample index of each of the {batch} rows");
         _stream = StreamOf(Name);
         _context = context;
-        SampleParallel.Run(this, batch, Threads);
+        unsafe
+        {
+            fixed (float* px = x, py = y)
+            {
+                _from = px; _to = py;
+                SampleParallel.Run(this, batch, Threads);
+                _from = null; _to = null;
+            }
+        }
         _context = null;
-        TensorPrimitives.Multiply(x.Slice(0, n), _mask.AsSpan(0, n), y.Slice(0, n));
     }
 
     internal override void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int batch, bool computeInputGradient)
     {
         if (!computeInputGradient) return;
         int n = batch * InputShape.Size;
-        if (_lastTraining) TensorPrimitives.Multiply(dy.Slice(0, n), _mask.AsSpan(0, n), dx.Slice(0, n));
-        else dy.Slice(0, n).CopyTo(dx);
+        if (!_lastTraining)
+        {
+            dy.Slice(0, n).CopyTo(dx);
+            return;
+        }
+        unsafe
+        {
+            fixed (float* pdy = dy, pdx = dx)
+            {
+                _from = pdy; _to = pdx;
+                SampleParallel.Run(this, batch, Threads);
+                _from = null; _to = null;
+            }
+        }
     }
 
+    // What RunSamples multiplies by each sample's mask: x into y in forward (after making the mask), dy into dx in
+    // backward (_context null: the mask is forward's).
+    private unsafe float* _from, _to;
+
     // The masks of samples [first, end): keep iff the element's 24-bit uniform ≥ rate, compared as integers.
-    void ISampleWork.RunSamples(int first, int end)
+    unsafe void ISampleWork.RunSamples(int first, int end)
     {
         int size = InputShape.Size;
         float scale = 1f / (1f - Rate);
         uint threshold = (uint)Math.Ceiling(Rate * 16777216.0);
-        var context = _context!;
+        var context = _context;
         for (int s = first; s < end; s++)
         {
+            var from = new ReadOnlySpan<float>(_from + (long)s * size, size);
+            var to = new Span<float>(_to + (long)s * size, size);
+            if (context is null)
+            {
+                TensorPrimitives.Multiply(from, _mask.AsSpan(s * size, size), to);
+                continue;
+            }
             ulong sample = ((ulong)(uint)context.Epoch << 32) | (uint)context.SampleIndices[s];
             ulong key = CounterRandom.Hash(context.Seed, _stream, sample);
             var m = _mask.AsSpan(s * size, size);
@@ -84,6 +114,7 @@ public sealed class Dropout : Layer, ISampleWork
                 : Vector256.IsHardwareAccelerated ? MaskVectorised256(key, threshold, scale, m) : 0;
             for (; i < m.Length; i++)
                 m[i] = (uint)(CounterRandom.Mix(key + (ulong)i * Golden) >> 40) >= threshold ? scale : 0f;
+            TensorPrimitives.Multiply(from, m, to);
         }
     }
 

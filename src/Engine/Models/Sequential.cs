@@ -11,12 +11,17 @@ namespace Distributed.Engine.Models;
 /// All parameters live in one flat float32 buffer <see cref="Weights"/> (layers in order, each
 /// layer's tensors in Keras order), gradients in the twin <see cref="Gradients"/>, and
 /// non-trainable state (batch-norm running statistics) in <see cref="State"/>.
-/// Activation buffers are sized once for the largest batch seen and reused.
+/// Activation buffers are sized once for the largest batch seen and reused. A ReLU (capped or not)
+/// right after a batch normalisation runs inside it, and a Flatten is a view of its input (<see cref="FusesLayers"/>):
+/// the same numbers, without those layers' own passes over memory.
 /// </summary>
 public sealed class Sequential
 {
     private readonly Layer[] _layers;
     private float[][] _activations = [];
+    // Layers that run no code of their own and whose output is their input's buffer: a ReLU fused into
+    // the batch norm before it, and a Flatten (NHWC rows are already flat).
+    private bool[] _sharesInput = [];
     private float[] _gradA = [];
     private float[] _gradB = [];
     private float[] _dLogits = [];
@@ -46,6 +51,43 @@ public sealed class Sequential
             layer.Bind(Weights, Gradients, p, State, s);
             p += layer.ParameterCount;
             s += layer.StateCount;
+        }
+        PlanFusion();
+    }
+
+    /// <summary>
+    /// True (the default) when each ReLU that directly follows a batch normalisation is fused into it and a
+    /// Flatten (after the first layer) is a view of its input's buffer. The results are bitwise the same
+    /// either way; false runs every layer on its own buffers (for comparison).
+    /// </summary>
+    internal bool FusesLayers
+    {
+        get => _fusesLayers;
+        set
+        {
+            if (value == _fusesLayers) return;
+            _fusesLayers = value;
+            PlanFusion();
+            _capacity = 0;
+        }
+    }
+
+    private bool _fusesLayers = true;
+
+    // A fused ReLU or a Flatten shares the buffer of the layer before it, and forward and backward skip it.
+    private void PlanFusion()
+    {
+        _sharesInput = new bool[_layers.Length];
+        for (int i = 0; i < _layers.Length; i++)
+        {
+            if (_fusesLayers && _layers[i] is Flatten && i > 0) _sharesInput[i] = true;
+            if (_layers[i] is not BatchNormalization bn) continue;
+            bn.FusedActivationCap = null;
+            if (_fusesLayers && i + 1 < _layers.Length && _layers[i + 1] is ReLU relu)
+            {
+                bn.FusedActivationCap = relu.MaxValue ?? float.PositiveInfinity;
+                _sharesInput[i + 1] = true;
+            }
         }
     }
 
@@ -201,7 +243,7 @@ public sealed class Sequential
         int largest = InputShape.Size;
         for (int i = 0; i < _layers.Length; i++)
         {
-            _activations[i] = new float[maxBatch * _layers[i].OutputShape.Size];
+            _activations[i] = _sharesInput[i] ? _activations[i - 1] : new float[maxBatch * _layers[i].OutputShape.Size];
             largest = Math.Max(largest, _layers[i].OutputShape.Size);
             _layers[i].Allocate(maxBatch);
         }
@@ -226,6 +268,7 @@ public sealed class Sequential
         var timings = Timings;
         for (int i = 0; i < layerCount; i++)
         {
+            if (_sharesInput[i]) continue;
             long start = timings is null ? 0 : Stopwatch.GetTimestamp();
             _layers[i].Forward(input, _activations[i], batch, context);
             timings?.AddForward(i, Stopwatch.GetTimestamp() - start);
@@ -264,12 +307,16 @@ public sealed class Sequential
         if (first < 0) return;
         var timings = Timings;
         ReadOnlySpan<float> dy = _dLogits.AsSpan(0, batch * OutputShape.Size);
+        bool intoA = true;
         for (int i = logitLayers - 1; i >= first; i--)
         {
+            // A fused ReLU's gradient is taken by the batch norm below it, which gets dy unchanged (a Flatten's is dy).
+            if (_sharesInput[i]) continue;
             var layer = _layers[i];
             ReadOnlySpan<float> layerInput = i == 0 ? x : _activations[i - 1].AsSpan(0, batch * layer.InputShape.Size);
             ReadOnlySpan<float> layerOutput = _activations[i].AsSpan(0, batch * layer.OutputShape.Size);
-            var dx = (i % 2 == 0 ? _gradA : _gradB).AsSpan(0, batch * layer.InputShape.Size);
+            var dx = (intoA ? _gradA : _gradB).AsSpan(0, batch * layer.InputShape.Size);
+            intoA = !intoA;
             bool needInput = i > first;
             long start = timings is null ? 0 : Stopwatch.GetTimestamp();
             if (sink is not null && layer.Trainable)

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using Distributed.Engine.Kernels;
 using Distributed.Engine.Models;
 
 namespace Distributed.Engine.Optimizers;
@@ -17,9 +18,6 @@ namespace Distributed.Engine.Optimizers;
 /// </summary>
 public sealed class Sgd
 {
-    // Scratch for the step direction, grown once to the largest segment.
-    private float[] _scratch = [];
-
     /// <summary>Creates the optimiser; throws if an option is out of range.</summary>
     public Sgd(SgdOptions options)
     {
@@ -42,37 +40,75 @@ public sealed class Sgd
     /// <summary>
     /// Applies one step in place. <paramref name="weights"/>, <paramref name="gradients"/> and
     /// <paramref name="velocity"/> share the flat layout; <paramref name="gradientScale"/> multiplies
-    /// the gradients first (1 when they are already a mean).
+    /// the gradients first (1 when they are already a mean). Element-wise, so any number of
+    /// <paramref name="threads"/> gives the same bits.
     /// </summary>
-    public void Step(Span<float> weights, ReadOnlySpan<float> gradients, Span<float> velocity,
-        IReadOnlyList<ParameterSegment> segments, float learningRate, float gradientScale = 1f)
+    public unsafe void Step(Span<float> weights, ReadOnlySpan<float> gradients, Span<float> velocity,
+        IReadOnlyList<ParameterSegment> segments, float learningRate, float gradientScale = 1f, int threads = 1)
     {
         if (gradients.Length != weights.Length || velocity.Length != weights.Length)
             throw new ArgumentException($"weights ({weights.Length}), gradients ({gradients.Length}) and velocity ({velocity.Length}) must have the same length");
-        float mu = Options.Momentum, wd = Options.WeightDecay;
-        // An index loop: foreach over the interface would allocate an enumerator every step.
-        for (int k = 0; k < segments.Count; k++)
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        fixed (float* pw = weights, pg = gradients, pv = velocity)
         {
-            var seg = segments[k];
-            var w = weights.Slice(seg.Offset, seg.Length);
-            var g = gradients.Slice(seg.Offset, seg.Length);
-            var v = velocity.Slice(seg.Offset, seg.Length);
-            if (_scratch.Length < seg.Length) _scratch = new float[seg.Length];
-            var d = _scratch.AsSpan(0, seg.Length);
-            TensorPrimitives.Multiply(g, gradientScale, d);                      // d = s·g
-            if (wd != 0f) TensorPrimitives.MultiplyAdd(w, wd, d, d);             // d += wd·w
-            if (mu == 0f)
+            // An index loop: foreach over the interface would allocate an enumerator every step.
+            for (int k = 0; k < segments.Count; k++)
             {
-                TensorPrimitives.MultiplyAdd(d, -learningRate, w, w);            // w -= η·d
-                continue;
+                var seg = segments[k];
+                _job.Set(this, pw + seg.Offset, pg + seg.Offset, pv + seg.Offset, seg.Length, learningRate, gradientScale);
+                int blocks = (seg.Length + BlockFloats - 1) / BlockFloats;
+                ParallelJobs.Run(_job, seg.Length < MinParallel ? 1 : Math.Min(threads, blocks));
             }
-            TensorPrimitives.MultiplyAdd(v, mu, d, v);                           // v = μ·v + d
-            if (Options.Nesterov)
+        }
+    }
+
+    // Blocks small enough that each one's five passes run in L1; below MinParallel one thread is faster.
+    private const int BlockFloats = 1024;
+    private const int MinParallel = 1 << 16;
+
+    private readonly Job _job = new();
+
+    private void StepBlock(Span<float> w, ReadOnlySpan<float> g, Span<float> v, Span<float> d, float learningRate, float gradientScale)
+    {
+        float mu = Options.Momentum, wd = Options.WeightDecay;
+        TensorPrimitives.Multiply(g, gradientScale, d);                      // d = s·g
+        if (wd != 0f) TensorPrimitives.MultiplyAdd(w, wd, d, d);             // d += wd·w
+        if (mu == 0f)
+        {
+            TensorPrimitives.MultiplyAdd(d, -learningRate, w, w);            // w -= η·d
+            return;
+        }
+        TensorPrimitives.MultiplyAdd(v, mu, d, v);                           // v = μ·v + d
+        if (Options.Nesterov)
+        {
+            TensorPrimitives.MultiplyAdd(v, mu, d, d);                       // d = d + μ·v
+            TensorPrimitives.MultiplyAdd(d, -learningRate, w, w);            // w -= η·d
+        }
+        else TensorPrimitives.MultiplyAdd(v, -learningRate, w, w);           // w -= η·v
+    }
+
+    // One segment's step, runs of whole blocks per part.
+    private sealed unsafe class Job : IParallelJob
+    {
+        private Sgd _sgd = null!;
+        private float* _w, _g, _v;
+        private int _n;
+        private float _learningRate, _gradientScale;
+
+        public void Set(Sgd sgd, float* w, float* g, float* v, int n, float learningRate, float gradientScale)
+        {
+            _sgd = sgd; _w = w; _g = g; _v = v; _n = n; _learningRate = learningRate; _gradientScale = gradientScale;
+        }
+
+        public void RunPart(int part, int parts)
+        {
+            Span<float> d = stackalloc float[BlockFloats];
+            int blocks = (_n + BlockFloats - 1) / BlockFloats;
+            for (int b = ParallelJobs.Start(blocks, part, parts), end = ParallelJobs.Start(blocks, part + 1, parts); b < end; b++)
             {
-                TensorPrimitives.MultiplyAdd(v, mu, d, d);                       // d = d + μ·v
-                TensorPrimitives.MultiplyAdd(d, -learningRate, w, w);            // w -= η·d
+                int i = b * BlockFloats, n = Math.Min(BlockFloats, _n - i);
+                _sgd.StepBlock(new Span<float>(_w + i, n), new ReadOnlySpan<float>(_g + i, n), new Span<float>(_v + i, n), d.Slice(0, n), _learningRate, _gradientScale);
             }
-            else TensorPrimitives.MultiplyAdd(v, -learningRate, w, w);           // w -= η·v
         }
     }
 }

@@ -99,7 +99,7 @@ public sealed class Trainer
             indices.CopyTo(_context.SampleIndices);
             var (l, c) = Model.ComputeGradients(_batchImages, _batchLabels, batch, _context, 1f / batch);
             lr = Optimizer.LearningRateAt(Iteration, epoch);
-            Optimizer.Step(Model.Weights, Model.Gradients, Velocity, segments, lr);
+            Optimizer.Step(Model.Weights, Model.Gradients, Velocity, segments, lr, threads: Model.Threads);
             Iteration++;
             lossSum += l;
             correct += c;

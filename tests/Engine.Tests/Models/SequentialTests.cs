@@ -1,6 +1,8 @@
 using Distributed.Engine.Layers;
 using Distributed.Engine.Models;
+using Distributed.Engine.Optimizers;
 using Distributed.Engine.Tensors;
+using Distributed.Engine.Training;
 using Xunit;
 
 namespace Distributed.Engine.Tests.Models;
@@ -102,5 +104,43 @@ public sealed class SequentialTests
         var spec = ModelSpec.FromModel(model);
         Assert.Equal(["dense_1", "dense", null], spec.Layers.Select(l => l.Name));
         Assert.Equal(["dense_1", "dense", "dense_2"], spec.Build().Layers.Select(l => l.Name));
+    }
+
+    // Conv → BN → ReLU (C = 6, scalar tails), then a vector BN with a ReLU capped at 3.
+    private static Sequential BatchNormRelu() => new(TensorShape.Image(28, 28, 1),
+    [
+        new Conv2D(6, 3, stride: 2), new BatchNormalization(), new ReLU(), new Flatten(),
+        new Dense(16), new BatchNormalization(), new ReLU(3f), new Dense(10),
+    ]);
+
+    [Theory]
+    [InlineData("mobilenet-mini", null)]
+    [InlineData("mobilenet-mini", "conv_dw_2_relu")]
+    [InlineData("bn-relu", null)]
+    [InlineData("bn-relu", "re_lu")]
+    public void A_relu_fused_into_batch_normalization_trains_and_predicts_with_the_bits_of_separate_layers(string name, string? frozenThrough)
+    {
+        (float[] Weights, float[] Gradients, float[] State, float[] Output) Run(bool fuse)
+        {
+            var model = name == "bn-relu" ? BatchNormRelu() : BuiltInModels.Get(name).Build();
+            model.FusesLayers = fuse;
+            var norms = model.Layers.OfType<BatchNormalization>().ToList();
+            Assert.All(norms, bn => Assert.Equal(fuse, bn.FusedActivationCap is not null));
+            model.InitializeWeights(4);
+            if (frozenThrough is not null) model.FreezeUpTo(frozenThrough);
+            model.Threads = 2;
+            var trainer = new Trainer(model, new Sgd(new SgdOptions(LearningRate: 0.05f, Momentum: 0.9f)));
+            trainer.Fit(TestData.Train.Slice(0, 96), new FitOptions(BatchSize: 32, Epochs: 1, Seed: 4));
+            var test = TestData.Test.Slice(0, 40);
+            var output = model.Forward(test.Images, test.Count, StepContext.Inference()).ToArray();
+            return (model.Weights.ToArray(), model.Gradients.ToArray(), model.State.ToArray(), output);
+        }
+        var separate = Run(fuse: false);
+        var fused = Run(fuse: true);
+        Assert.Equal(separate.Gradients, fused.Gradients);
+        Assert.Equal(separate.Weights, fused.Weights);
+        Assert.Equal(separate.State, fused.State);
+        Assert.Equal(separate.Output, fused.Output);
+        Assert.Contains(fused.Gradients, g => g != 0f);
     }
 }
