@@ -226,18 +226,21 @@ public sealed partial class Conv2D : Layer
         {
             if (Trainable)
             {
-                // Each group's chunks start at the group's first sample, as they would in a batch of its own.
+                // Each group's chunks start at the group's first sample, as they would in a batch of its own. The input
+                // gradient comes in the same pass (each sample's depends on its own dy alone, whatever the chunks), so
+                // every chunk of dy is read once while it is in cache.
+                var pass = Pass.KernelGradient | (computeInputGradient ? Pass.InputGradient : 0);
                 int start = 0;
                 foreach (int n in groupSizes)
                 {
-                    RunChunks(px + (long)start * inSize, pg + (long)start * outSize, pk, null, pdk, n, Pass.KernelGradient,
-                        null, null, UseBias ? pdb : null);
+                    RunChunks(px + (long)start * inSize, pg + (long)start * outSize, pk, computeInputGradient ? pdx + (long)start * inSize : null,
+                        pdk, n, pass, null, null, UseBias ? pdb : null);
                     SumKernelChunks(n);
                     sink.Accept(ParameterOffset, ParameterCount);
                     start += n;
                 }
             }
-            if (computeInputGradient) RunChunks(px, pg, pk, pdx, pdk, batch, Pass.InputGradient);
+            else if (computeInputGradient) RunChunks(px, pg, pk, pdx, pdk, batch, Pass.InputGradient);
         }
     }
 
