@@ -69,7 +69,6 @@ internal static unsafe class BatchNormKernels
         new Span<double>(sum, c).Clear();
         new Span<double>(sumSq, c).Clear();
         bool vector = Vector128.IsHardwareAccelerated && Vector256.IsHardwareAccelerated;
-        var zero = Vector128<float>.Zero;
         var capV = Vector128.Create(cap);
         for (int r = r0; r < r1; r++)
         {
@@ -78,13 +77,8 @@ internal static unsafe class BatchNormKernels
             if (vector)
                 for (; ch <= c - Lanes; ch += Lanes)
                 {
-                    var g = Vector128.Load(dy + o + ch);
                     var xh = (Vector128.Load(x + o + ch) - Vector128.Load(mean + ch)) * Vector128.Load(invStd + ch);
-                    if (activated)
-                    {
-                        var z = Vector128.Load(gamma + ch) * xh + Vector128.Load(beta + ch);
-                        g &= Vector128.GreaterThan(z, zero) & Vector128.LessThan(z, capV);
-                    }
+                    var g = Masked(Vector128.Load(dy + o + ch), xh, Vector128.Load(gamma + ch), Vector128.Load(beta + ch), activated, capV);
                     (Vector256.Load(sum + ch) + Widen(g)).Store(sum + ch);
                     (Vector256.Load(sumSq + ch) + Widen(g * xh)).Store(sumSq + ch);
                 }
@@ -151,7 +145,6 @@ internal static unsafe class BatchNormKernels
         bool activated = p.Activated;
         float cap = p.Cap;
         bool vector = Vector128.IsHardwareAccelerated && Vector256.IsHardwareAccelerated;
-        var zero = Vector128<float>.Zero;
         var capV = Vector128.Create(cap);
         for (int r = r0; r < r1; r++)
         {
@@ -160,15 +153,10 @@ internal static unsafe class BatchNormKernels
             if (vector)
                 for (; ch <= c - Lanes; ch += Lanes)
                 {
-                    var gv = Vector128.Load(dy + o + ch);
                     var g32 = Vector128.Load(gamma + ch);
                     var i32 = Vector128.Load(invStd + ch);
                     var xh = (Vector128.Load(x + o + ch) - Vector128.Load(mean + ch)) * i32;
-                    if (activated)
-                    {
-                        var z = g32 * xh + Vector128.Load(beta + ch);
-                        gv &= Vector128.GreaterThan(z, zero) & Vector128.LessThan(z, capV);
-                    }
+                    var gv = Masked(Vector128.Load(dy + o + ch), xh, g32, Vector128.Load(beta + ch), activated, capV);
                     var g = Widen(gv) - Vector256.Load(meanDy + ch) - Widen(xh) * Vector256.Load(meanDyXhat + ch);
                     Narrow(Widen(g32 * i32) * g).Store(dx + o + ch);
                 }
@@ -181,13 +169,22 @@ internal static unsafe class BatchNormKernels
         }
     }
 
-    // The scalar twin of the vector mask: dy where 0 < γ·x̂ + β < cap (as a ReLU layer's backward tests its output), else 0.
+    // dy where 0 < γ·x̂ + β < cap (as a ReLU layer's backward tests its output), else 0; dy itself without an activation.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Masked(float dy, float xh, float gamma, float beta, bool activated, float cap)
     {
         if (!activated) return dy;
         float z = gamma * xh + beta;
         return z > 0f && z < cap ? dy : 0f;
+    }
+
+    // The same, four channels at once.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Masked(Vector128<float> dy, Vector128<float> xh, Vector128<float> gamma, Vector128<float> beta, bool activated, Vector128<float> cap)
+    {
+        if (!activated) return dy;
+        var z = gamma * xh + beta;
+        return dy & Vector128.GreaterThan(z, Vector128<float>.Zero) & Vector128.LessThan(z, cap);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

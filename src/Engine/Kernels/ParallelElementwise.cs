@@ -20,6 +20,9 @@ internal sealed unsafe class ParallelElementwise : IParallelJob
 
     private enum Op { Relu, ReluGradient, BiasActivate }
 
+    // The cap BiasActivate runs with when there is no activation to apply: the bias add alone.
+    private const float NoActivation = float.NaN;
+
     /// <summary>y = min(max(x, 0), cap) for the first <paramref name="n"/> elements (in place when x and y are the same).</summary>
     public static void Relu(ReadOnlySpan<float> x, Span<float> y, int n, float cap, int threads)
     {
@@ -40,7 +43,7 @@ internal sealed unsafe class ParallelElementwise : IParallelJob
         }
         if (bias.Length != columns || y.Length % columns != 0) throw new ArgumentException("the bias needs one value per column of whole rows");
         fixed (float* py = y, pb = bias)
-            Run(py, py, pb, y.Length, columns, activation == Layers.Activation.None ? float.NaN : Simd.CapOf(activation), Op.BiasActivate, threads);
+            Run(py, py, pb, y.Length, columns, activation == Layers.Activation.None ? NoActivation : Simd.CapOf(activation), Op.BiasActivate, threads);
     }
 
     /// <summary>Applies a fused activation (ReLU, or ReLU capped at 6) in place; identity does nothing.</summary>
@@ -92,9 +95,14 @@ internal sealed unsafe class ParallelElementwise : IParallelJob
             Simd.ActivationGradient(new ReadOnlySpan<float>(_a + i0, length), new ReadOnlySpan<float>(_b + i0, length), new Span<float>(_c + i0, length), _cap);
             return;
         }
-        var y = new Span<float>(_b + i0, length);
-        TensorPrimitives.Max(new ReadOnlySpan<float>(_a + i0, length), 0f, y);
-        if (!float.IsPositiveInfinity(_cap)) TensorPrimitives.Min(y, _cap, y);
+        Clamp(new ReadOnlySpan<float>(_a + i0, length), new Span<float>(_b + i0, length), _cap);
+    }
+
+    // y = min(max(x, 0), cap); an infinite cap skips the second pass.
+    private static void Clamp(ReadOnlySpan<float> x, Span<float> y, float cap)
+    {
+        TensorPrimitives.Max(x, 0f, y);
+        if (!float.IsPositiveInfinity(cap)) TensorPrimitives.Min(y, cap, y);
     }
 
     // Whole rows per part, in blocks of about 4096 floats so the activation reads what the bias add just wrote from L1.
@@ -109,9 +117,7 @@ internal sealed unsafe class ParallelElementwise : IParallelJob
             int n = Math.Min(block, r1 - r);
             var y = new Span<float>(_b + (long)r * c, n * c);
             Simd.AddBiasRows(y, bias, n);
-            if (float.IsNaN(_cap)) continue;
-            TensorPrimitives.Max(y, 0f, y);
-            if (!float.IsPositiveInfinity(_cap)) TensorPrimitives.Min(y, _cap, y);
+            if (_cap is not NoActivation) Clamp(y, y, _cap);
         }
     }
 }
